@@ -1,0 +1,271 @@
+"""The websvc WSGI application: the request pipeline in front of the APIs.
+
+Usage::
+
+    from websvc import create_app, wrap
+
+    app = create_app("websvc.toml")      # APIs mounted from [[apis]]
+    app = wrap(legacy_wsgi_app, "websvc.toml")  # every path reaches legacy_wsgi_app
+
+Per request: identify the tenant; with ``Origin``, make the CORS decision
+and collect its headers; a preflight is answered here (never authenticated,
+never reaching an API); any other request is authenticated and routed, and
+the API's response gets the CORS headers, a merged ``Vary: Origin``, and
+loses any ``Access-Control-*`` header the API set itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING
+
+from websvc.config import ConfigError, ConfigSource
+from websvc.cors import VARY_PREFLIGHT, CorsRequest, Decision, parse_origin
+from websvc.logutil import safe
+from websvc.registry import AuthResult, Identity, Site, build_site
+
+if TYPE_CHECKING:
+    from _typeshed import OptExcInfo
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+    from websvc.manager import Hooks
+
+log = logging.getLogger("websvc")
+
+_STATUS = {200: "200 OK", 204: "204 No Content", 403: "403 Forbidden"}
+_NO_AUTH = AuthResult(False, reason="no authentication plugin answered")
+_FORBIDDEN_BODY = b"403 Forbidden: cross-origin request refused\n"
+_UNAUTHORIZED_BODY = b"401 Unauthorized\n"
+_ERROR_BODY = b"500 Internal Server Error\n"
+_EMPTY: list[bytes] = [b""]
+_NO_HEADERS: tuple[tuple[str, str], ...] = ()
+
+
+class WebsvcApp:
+    """The websvc pipeline as a WSGI application.
+
+    :param config: a TOML path, a dict of the same shape, or None for the
+        built-in demo config.
+    :param fallback: the WSGI app for paths where no ``[[apis]]`` entry is
+        mounted (:func:`wrap` passes the legacy app); websvc answers 404 when
+        None.
+    :param plugins: extra plugin objects registered for every tenant.
+    :param autoload: load ``websvc`` entry-point plugins (default: unless
+        ``WEBSVC_DISABLE_PLUGIN_AUTOLOAD`` is set).
+    """
+
+    def __init__(
+        self,
+        config: ConfigSource = None,
+        *,
+        fallback: WSGIApplication | None = None,
+        plugins: Iterable[object] = (),
+        autoload: bool | None = None,
+    ) -> None:
+        self.source = config
+        self.fallback = fallback
+        self.plugins = tuple(plugins)
+        self.autoload = autoload
+        self.site: Site = self._build(config)
+        for warning in self.site.config.warnings:
+            log.warning("%s", warning)
+
+    def reload(self, config: ConfigSource | None = None) -> bool:
+        """Load the config again (or *config*) and swap it in when valid.
+
+        A refused config is logged with every problem and the last good one
+        keeps serving; returns whether the new config was applied.
+        """
+        source = self.source if config is None else config
+        try:
+            site = self._build(source)
+        except ConfigError as exc:
+            log.error(
+                "config reload refused, still serving the last good config: %s",
+                safe("; ".join(exc.problems), 4000),
+            )
+            return False
+        self.source = source
+        self.site = site  # one reference swap: a request sees one whole config
+        for warning in site.config.warnings:
+            log.warning("%s", warning)
+        log.info("config reloaded from %s", safe(site.config.source))
+        return True
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        site = self.site
+        hooks = site.hooks
+        identity = hooks.identify_tenant(environ, site)
+        tenant = None
+        if identity is not None:
+            tenant = identity.tenant
+            hooks = tenant.hooks
+        origin = environ.get("HTTP_ORIGIN")
+        if origin is None:
+            return self._serve(
+                site, hooks, identity, environ, start_response, _NO_HEADERS, "Origin"
+            )
+        request = CorsRequest.from_environ(environ, origin)
+        decision = hooks.lookup_rule(request, tenant, site) or _UNDECIDED
+        headers: list[tuple[str, str]] = []
+        hooks.emit_headers(request, decision, headers)
+        if request.preflight:
+            status = site.server.preflight_status
+            if (
+                not decision.allowed
+                and site.server.reject_disallowed
+                and not _same_origin(environ, origin)
+            ):
+                status = 403
+                headers = [h for h in headers if not _is_cors_header(h[0])]
+            headers.append(("Vary", VARY_PREFLIGHT))
+            if status != 204:
+                headers.append(("Content-Length", "0"))
+            start_response(_STATUS[status], headers)
+            return _EMPTY
+        if (
+            not decision.allowed
+            and site.server.reject_disallowed
+            and not _same_origin(environ, origin)
+        ):
+            headers = [h for h in headers if not _is_cors_header(h[0])]
+            return _plain(start_response, "403 Forbidden", _FORBIDDEN_BODY, headers, "Origin")
+        return self._serve(site, hooks, identity, environ, start_response, headers, "Origin")
+
+    # -- private ------------------------------------------------------------
+
+    def _build(self, config: ConfigSource) -> Site:
+        return build_site(
+            config, fallback=self.fallback, plugins=self.plugins, autoload=self.autoload
+        )
+
+    def _serve(
+        self,
+        site: Site,
+        hooks: Hooks,
+        identity: Identity | None,
+        environ: WSGIEnvironment,
+        start_response: StartResponse,
+        cors: tuple[tuple[str, str], ...] | list[tuple[str, str]],
+        vary: str,
+    ) -> Iterable[bytes]:
+        """Authenticate a normal request and pass it to the API."""
+        auth = hooks.authenticate(environ, identity, site) or _NO_AUTH
+        if not auth.ok:
+            headers = [*cors, ("WWW-Authenticate", auth.challenge)]
+            return _plain(start_response, "401 Unauthorized", _UNAUTHORIZED_BODY, headers, vary)
+        if identity is not None:
+            environ["websvc.tenant"] = identity.tenant.name
+        environ["websvc.user"] = auth.user
+        responder = _Responder(start_response, cors)
+        try:
+            return site.router(environ, responder)
+        except Exception:
+            log.exception("API error on %s", safe(environ.get("PATH_INFO", "")))
+            if responder.started:
+                raise
+            return _plain(
+                start_response, "500 Internal Server Error", _ERROR_BODY, list(cors), vary
+            )
+
+
+class _Responder:
+    """``start_response`` for an API: drop its ``Access-Control-*``, add ours, merge Vary."""
+
+    __slots__ = ("cors", "start_response", "started")
+
+    def __init__(self, start_response: StartResponse, cors: Iterable[tuple[str, str]]) -> None:
+        self.start_response = start_response
+        self.cors = cors
+        self.started = False
+
+    def __call__(
+        self,
+        status: str,
+        headers: list[tuple[str, str]],
+        exc_info: OptExcInfo | None = None,
+    ) -> Callable[[bytes], object]:
+        out: list[tuple[str, str]] = []
+        vary: list[str] = []
+        for name, value in headers:
+            lower = name.lower()
+            if lower.startswith("access-control-"):
+                continue
+            if lower == "vary":
+                vary.append(value)
+                continue
+            out.append((name, value))
+        out.extend(self.cors)
+        out.append(("Vary", _merge_vary(vary)))
+        self.started = True
+        return self.start_response(status, out, exc_info)
+
+
+_UNDECIDED = Decision.refuse("no_tenant", "no plugin made a decision")
+
+
+def _is_cors_header(name: str) -> bool:
+    return name[:15].lower() == "access-control-"
+
+
+def _merge_vary(values: list[str]) -> str:
+    if not values:
+        return "Origin"
+    tokens = [t.strip() for v in values for t in v.split(",") if t.strip()]
+    if "*" in tokens:
+        return "*"
+    if "origin" not in (t.lower() for t in tokens):
+        tokens.append("Origin")
+    return ", ".join(dict.fromkeys(tokens))
+
+
+def _same_origin(environ: WSGIEnvironment, origin: str) -> bool:
+    """Whether *origin* is the request's own scheme and Host (so not CORS)."""
+    parsed = parse_origin(origin)
+    host = environ.get("HTTP_HOST")
+    if parsed is None or not host:
+        return False
+    scheme = environ.get("wsgi.url_scheme", "http")
+    own = parse_origin(f"{scheme}://{host.lower()}")
+    if own is None:
+        # The Host may carry the default port explicitly ("a.com:443").
+        name, _, port = host.lower().rpartition(":")
+        own = parse_origin(f"{scheme}://{name}") if port.isdigit() else None
+        if own is None or int(port) != own.port:
+            return False
+    return own == parsed
+
+
+def _plain(
+    start_response: StartResponse,
+    status: str,
+    body: bytes,
+    headers: list[tuple[str, str]],
+    vary: str,
+) -> Iterator[bytes]:
+    start_response(
+        status,
+        [
+            *headers,
+            ("Vary", vary),
+            ("Content-Type", "text/plain; charset=utf-8"),
+            ("Content-Length", str(len(body))),
+        ],
+    )
+    return iter((body,))
+
+
+def create_app(config: ConfigSource = None) -> WebsvcApp:
+    """The websvc WSGI app for *config* (a TOML path, a dict, or None for the demo)."""
+    return WebsvcApp(config)
+
+
+def wrap(legacy_app: WSGIApplication, config: ConfigSource = None) -> WebsvcApp:
+    """Put the websvc pipeline in front of an existing WSGI app.
+
+    Every path reaches *legacy_app* (unless an ``[[apis]]`` entry mounts
+    another app at it); CORS, identification and authentication apply as
+    for :func:`create_app`.
+    """
+    return WebsvcApp(config, fallback=legacy_app)

@@ -1,0 +1,757 @@
+"""Load and validate a websvc config (TOML file or dict of the same shape).
+
+:func:`load_config` returns a :class:`Config` of frozen dataclasses, every
+value normalised (domains lower-cased and IDNA-encoded, methods normalised,
+ports and protocols resolved into ``(scheme, port)`` pairs), or raises
+:class:`ConfigError` naming **every** problem at once, one line each::
+
+    websvc.toml: tenants.acme.cors[2].ports: 70000 is not a port (1-65535)
+
+Nothing here runs per request: :mod:`websvc.registry` compiles the result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import ipaddress
+import json
+import re
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from websvc.cors import (
+    DEFAULT_PORTS,
+    FORBIDDEN_METHODS,
+    LOOPBACK_HOSTS,
+    is_token,
+    normalize_method,
+)
+
+if sys.version_info >= (3, 11):  # pragma: no cover - version dependent
+    import tomllib
+else:  # pragma: no cover - version dependent
+    import tomli as tomllib
+
+API_TYPES = ("basic", "intermediate", "advanced")
+BUILTIN_AUTHENTICATION = ("none", "basic")
+DEFAULT_REQUEST_HEADERS = ("Accept", "Accept-Language", "Content-Language", "Content-Type", "Range")
+DEFAULT_METHODS = ("GET", "HEAD", "POST")
+MAX_MAX_AGE = 86400
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
+_LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
+_DNS_NAME = re.compile(rf"(?:{_LABEL}\.)*{_LABEL}\.?")
+
+
+class ConfigError(Exception):
+    """A config was refused; ``problems`` holds one line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    api_type: str = "advanced"
+    authentication: str = "none"
+    preflight_status: int = 200
+    reject_disallowed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CorsDefaults:
+    request_headers: tuple[str, ...] = DEFAULT_REQUEST_HEADERS
+    expose_headers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ApiConfig:
+    path: str
+    app_ref: str
+    app: Callable[..., Any] = field(compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class UserConfig:
+    name: str
+    tenant: str
+    token_sha256: bytes = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class RuleConfig:
+    """One validated CORS rule; ``pairs`` are the accepted (scheme, port)s."""
+
+    domain: str  # normalised: "a.com", "*.a.com", "[::1]" or "*"
+    pairs: frozenset[tuple[str, int | None]]  # port None = any port
+    paths: tuple[str, ...] | None
+    methods: tuple[str, ...]
+    request_headers: tuple[str, ...]
+    expose_headers: tuple[str, ...]
+    allow_credentials: bool = False
+    allow_caching: bool = False
+    max_age: int = 600
+    allow_private_network: bool = False
+    allow_any_origin: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TenantConfig:
+    name: str
+    hosts: tuple[str, ...]
+    plugin_refs: tuple[str, ...]
+    plugins: tuple[object, ...] = field(compare=False, repr=False)
+    users: tuple[UserConfig, ...]
+    cors: tuple[RuleConfig, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    source: str
+    server: ServerConfig
+    defaults: CorsDefaults
+    apis: tuple[ApiConfig, ...]
+    tenants: tuple[TenantConfig, ...]
+    warnings: tuple[str, ...] = ()
+
+
+ConfigSource = str | Path | Mapping[str, Any] | None
+
+
+def load_config(
+    source: ConfigSource,
+    *,
+    authentication_names: Iterable[str] = BUILTIN_AUTHENTICATION,
+) -> Config:
+    """Read and validate *source*: a TOML path, a dict, or None for the demo.
+
+    Raises :class:`ConfigError` listing every problem, each line starting with
+    the file name (``<dict>`` for a dict) and the key path.
+    """
+    if source is None:
+        from websvc.demo import DEMO_CONFIG
+
+        label, data = "<demo>", dict(DEMO_CONFIG)
+    elif isinstance(source, Mapping):
+        label, data = "<dict>", dict(source)
+    else:
+        label = str(source)
+        try:
+            with open(source, "rb") as fh:
+                data = tomllib.load(fh)
+        except OSError as exc:
+            raise ConfigError([f"{label}: cannot read: {exc.strerror or exc}"]) from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError([f"{label}: invalid TOML: {exc}"]) from None
+    return _Validator(label, frozenset(authentication_names)).config(data)
+
+
+def import_object(ref: str) -> object:
+    """Resolve ``"module:attribute"`` (attribute may be dotted); raise ValueError."""
+    module_name, sep, attr = ref.partition(":")
+    if not sep or not module_name or not attr:
+        raise ValueError("is not of the form module:attribute")
+    try:
+        obj: object = importlib.import_module(module_name)
+    except Exception as exc:  # any import-time error is a config problem
+        raise ValueError(f"cannot be imported: {type(exc).__name__}: {exc}") from None
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise ValueError(f"cannot be imported: {module_name} has no {attr}") from None
+    return obj
+
+
+def render(value: object) -> str:
+    """A value as it appears in a problem line: JSON-escaped, never raw bytes."""
+    try:
+        return json.dumps(value, ensure_ascii=True)
+    except (TypeError, ValueError):
+        return repr(value).encode("ascii", "backslashreplace").decode("ascii")
+
+
+# -- private helpers -------------------------------------------------------
+
+_TOP_KEYS = ("server", "cors", "apis", "tenants")
+_SERVER_KEYS = ("api_type", "authentication", "preflight_status", "reject_disallowed")
+_DEFAULTS_KEYS = ("request_headers", "expose_headers")
+_TENANT_KEYS = ("hosts", "plugins", "users", "cors")
+_USER_KEYS = ("name", "token_sha256", "token")
+_API_KEYS = ("path", "app")
+_RULE_KEYS = (
+    "domain",
+    "protocols",
+    "ports",
+    "methods",
+    "request_headers",
+    "expose_headers",
+    "allow_credentials",
+    "allow_caching",
+    "max_age",
+    "paths",
+    "allow_private_network",
+    "allow_any_origin",
+)
+_MISSING = object()
+
+
+def _key(path: str, name: str) -> str:
+    name_text = name if _BARE_KEY.fullmatch(name) else render(name)
+    return f"{path}.{name_text}" if path else name_text
+
+
+class _Validator:
+    """Walks the raw data once, collecting every problem."""
+
+    def __init__(self, label: str, auth_names: frozenset[str]) -> None:
+        self.label = label
+        self.auth_names = auth_names
+        self.problems: list[str] = []
+        self.warnings: list[str] = []
+
+    def fail(self, path: str, message: str) -> None:
+        self.problems.append(f"{self.label}: {path}: {message}")
+
+    def bad(self, path: str, value: object, why: str) -> None:
+        self.fail(path, f"{render(value)} {why}")
+
+    # generic readers -------------------------------------------------------
+
+    def table(self, path: str, value: object, keys: tuple[str, ...]) -> dict[str, Any]:
+        if not isinstance(value, Mapping):
+            self.bad(path, value, "is not a table")
+            return {}
+        for name in value:
+            if not isinstance(name, str) or name not in keys:
+                self.fail(
+                    _key(path, str(name)), f"unknown key (expected one of: {', '.join(keys)})"
+                )
+        return dict(value)
+
+    def string(self, path: str, value: object) -> str | None:
+        if not isinstance(value, str):
+            self.bad(path, value, "is not a string")
+            return None
+        if _CONTROL.search(value):
+            self.bad(path, value, "contains a control character")
+            return None
+        return value
+
+    def boolean(self, path: str, value: object, default: bool) -> bool:
+        if value is _MISSING:
+            return default
+        if not isinstance(value, bool):
+            self.bad(path, value, "is not true or false")
+            return default
+        return value
+
+    def strings(self, path: str, value: object, *, allow_empty: bool = True) -> list[str] | None:
+        if not isinstance(value, list):
+            self.bad(path, value, "is not a list of strings")
+            return None
+        if not value and not allow_empty:
+            self.bad(path, value, "is empty (omit the key instead)")
+            return None
+        out: list[str] = []
+        ok = True
+        for i, item in enumerate(value):
+            text = self.string(f"{path}[{i}]", item)
+            if text is None:
+                ok = False
+            else:
+                out.append(text)
+        return out if ok else None
+
+    def header_names(self, path: str, value: object, *, star: bool) -> tuple[str, ...] | None:
+        names = self.strings(path, value)
+        if names is None:
+            return None
+        ok = True
+        for name in names:
+            if name == "*" and not star:
+                self.bad(path, name, "is not allowed here")
+                ok = False
+            elif not is_token(name):
+                self.bad(path, name, "is not an HTTP header name (token)")
+                ok = False
+        return tuple({n.lower(): n for n in names}.values()) if ok else None
+
+    # sections --------------------------------------------------------------
+
+    def config(self, data: object) -> Config:
+        top = self.table("", data, _TOP_KEYS) if isinstance(data, Mapping) else {}
+        if not isinstance(data, Mapping):
+            self.problems.append(f"{self.label}: the config is not a table")
+        server = self.server(top.get("server", {}))
+        defaults = self.defaults(top.get("cors", {}))
+        apis = self.apis(top.get("apis", []))
+        tenants = self.tenants(top.get("tenants", {}), defaults)
+        if server.api_type != "advanced":
+            ruled = [t.name for t in tenants if t.cors]
+            if ruled:
+                self.bad(
+                    "server.api_type",
+                    server.api_type,
+                    f"does not allow CORS rules (tenants {', '.join(ruled)} have some);"
+                    ' use "advanced"',
+                )
+        if self.problems:
+            raise ConfigError(self.problems)
+        return Config(self.label, server, defaults, apis, tenants, tuple(self.warnings))
+
+    def server(self, value: object) -> ServerConfig:
+        raw = self.table("server", value, _SERVER_KEYS)
+        base = ServerConfig()
+        api_type = raw.get("api_type", base.api_type)
+        if api_type not in API_TYPES:
+            self.bad("server.api_type", api_type, f"is not one of: {', '.join(API_TYPES)}")
+            api_type = base.api_type
+        auth = raw.get("authentication", base.authentication)
+        if not isinstance(auth, str) or auth not in self.auth_names:
+            names = ", ".join(sorted(self.auth_names))
+            self.bad("server.authentication", auth, f"is not a known authentication ({names})")
+            auth = base.authentication
+        status = raw.get("preflight_status", base.preflight_status)
+        if isinstance(status, bool) or status not in (200, 204):
+            self.bad("server.preflight_status", status, "is not 200 or 204")
+            status = base.preflight_status
+        reject = self.boolean(
+            "server.reject_disallowed", raw.get("reject_disallowed", _MISSING), False
+        )
+        return ServerConfig(api_type, auth, status, reject)
+
+    def defaults(self, value: object) -> CorsDefaults:
+        cors = self.table("cors", value, ("defaults",))
+        raw = self.table("cors.defaults", cors.get("defaults", {}), _DEFAULTS_KEYS)
+        base = CorsDefaults()
+        request = base.request_headers
+        if "request_headers" in raw:
+            got = self.header_names(
+                "cors.defaults.request_headers", raw["request_headers"], star=False
+            )
+            request = got if got is not None else request
+        expose = base.expose_headers
+        if "expose_headers" in raw:
+            got = self.header_names(
+                "cors.defaults.expose_headers", raw["expose_headers"], star=False
+            )
+            expose = got if got is not None else expose
+        return CorsDefaults(request, expose)
+
+    def apis(self, value: object) -> tuple[ApiConfig, ...]:
+        if not isinstance(value, list):
+            self.bad("apis", value, "is not a list of tables ([[apis]])")
+            return ()
+        out: list[ApiConfig] = []
+        seen: dict[str, int] = {}
+        for i, item in enumerate(value):
+            path = f"apis[{i}]"
+            raw = self.table(path, item, _API_KEYS)
+            if not raw:
+                continue
+            mount = self.string(f"{path}.path", raw.get("path", _MISSING))
+            if mount is not None:
+                if not mount.startswith("/") or "*" in mount or "?" in mount:
+                    self.bad(f"{path}.path", mount, "is not a path prefix like /ws/rest/echo")
+                    mount = None
+                elif mount != "/" and mount.endswith("/"):
+                    self.bad(f"{path}.path", mount, "ends with / (write it without)")
+                    mount = None
+                elif mount in seen:
+                    self.bad(f"{path}.path", mount, f"is already mounted by apis[{seen[mount]}]")
+                    mount = None
+                else:
+                    seen[mount] = i
+            ref = self.string(f"{path}.app", raw.get("app", _MISSING))
+            app = self.resolve(f"{path}.app", ref) if ref is not None else None
+            if app is not None and not callable(app):
+                self.bad(f"{path}.app", ref, "is not a WSGI callable")
+                app = None
+            if mount is not None and ref is not None and app is not None:
+                out.append(ApiConfig(mount.rstrip("/") or "/", ref, app))
+        return tuple(out)
+
+    def resolve(self, path: str, ref: str) -> object | None:
+        try:
+            return import_object(ref)
+        except ValueError as exc:
+            self.bad(path, ref, str(exc))
+            return None
+
+    def tenants(self, value: object, defaults: CorsDefaults) -> tuple[TenantConfig, ...]:
+        if not isinstance(value, Mapping):
+            self.bad("tenants", value, "is not a table of tenants")
+            return ()
+        out: list[TenantConfig] = []
+        users_seen: dict[str, str] = {}
+        hosts_seen: dict[str, str] = {}
+        for name, body in value.items():
+            path = _key("tenants", name)
+            if not name or _CONTROL.search(name):
+                self.bad("tenants", name, "is not a usable tenant name")
+                continue
+            raw = self.table(path, body, _TENANT_KEYS)
+            hosts = self.hosts(f"{path}.hosts", raw.get("hosts", []), name, hosts_seen)
+            refs, plugins = self.plugins(f"{path}.plugins", raw.get("plugins", []))
+            users = self.users(f"{path}.users", raw.get("users", []), name, users_seen)
+            rules = self.rules(f"{path}.cors", raw.get("cors", []), defaults)
+            out.append(TenantConfig(name, hosts, refs, plugins, users, rules))
+        return tuple(out)
+
+    def hosts(self, path: str, value: object, tenant: str, seen: dict[str, str]) -> tuple[str, ...]:
+        names = self.strings(path, value) or []
+        out: list[str] = []
+        for host in names:
+            if ":" in host and not host.startswith("["):
+                self.bad(path, host, "has a port; hosts are names without a port")
+                continue
+            norm = _normalise_host(host)
+            if norm is None:
+                self.bad(path, host, "is not a host name")
+            elif norm in seen and seen[norm] != tenant:
+                self.bad(path, host, f"already belongs to tenant {render(seen[norm])}")
+            else:
+                seen[norm] = tenant
+                out.append(norm)
+        return tuple(dict.fromkeys(out))
+
+    def plugins(self, path: str, value: object) -> tuple[tuple[str, ...], tuple[object, ...]]:
+        refs = self.strings(path, value) or []
+        objects: list[object] = []
+        good: list[str] = []
+        for ref in refs:
+            obj = self.resolve(path, ref)
+            if obj is not None:
+                good.append(ref)
+                objects.append(obj)
+        return tuple(good), tuple(objects)
+
+    def users(
+        self, path: str, value: object, tenant: str, seen: dict[str, str]
+    ) -> tuple[UserConfig, ...]:
+        if not isinstance(value, list):
+            self.bad(path, value, "is not a list of tables ([[tenants.NAME.users]])")
+            return ()
+        out: list[UserConfig] = []
+        for i, item in enumerate(value):
+            upath = f"{path}[{i}]"
+            raw = self.table(upath, item, _USER_KEYS)
+            name = self.string(f"{upath}.name", raw.get("name", _MISSING))
+            if name is not None:
+                if not name or ":" in name:
+                    self.bad(f"{upath}.name", name, "is not a user name (non-empty, no colon)")
+                    name = None
+                elif name in seen:
+                    self.bad(
+                        f"{upath}.name", name, f"is already a user of tenant {render(seen[name])}"
+                    )
+                    name = None
+                else:
+                    seen[name] = tenant
+            digest = self.token(upath, raw)
+            if name is not None and digest is not None:
+                out.append(UserConfig(name, tenant, digest))
+        return tuple(out)
+
+    def token(self, path: str, raw: dict[str, Any]) -> bytes | None:
+        if "token_sha256" in raw and "token" in raw:
+            self.fail(f"{path}.token", "set together with token_sha256 (keep only token_sha256)")
+            return None
+        if "token_sha256" in raw:
+            value = raw["token_sha256"]
+            if not isinstance(value, str) or not _HEX64.fullmatch(value):
+                self.fail(f"{path}.token_sha256", "is not 64 hex digits (the sha256 of the token)")
+                return None
+            return bytes.fromhex(value)
+        if "token" in raw:
+            value = raw["token"]
+            if not isinstance(value, str) or not value or _CONTROL.search(value):
+                self.fail(f"{path}.token", "is not a non-empty string without control characters")
+                return None
+            self.warnings.append(
+                f"{self.label}: {path}.token: plain token in the config; "
+                "store token_sha256 instead (websvc token prints it)"
+            )
+            return hashlib.sha256(value.encode("utf-8")).digest()
+        self.fail(f"{path}.token_sha256", "missing (each user needs token_sha256)")
+        return None
+
+    def rules(self, path: str, value: object, defaults: CorsDefaults) -> tuple[RuleConfig, ...]:
+        if not isinstance(value, list):
+            self.bad(path, value, "is not a list of tables ([[tenants.NAME.cors]])")
+            return ()
+        out: list[tuple[int, RuleConfig]] = []
+        for i, item in enumerate(value):
+            rule = self.rule(f"{path}[{i}]", item)
+            if rule is not None:
+                for j, other in out:
+                    if _conflict(rule, other):
+                        self.fail(
+                            f"{path}[{i}]",
+                            f"conflicts with {path.rsplit('.', 1)[-1]}[{j}]: same domain "
+                            f"{render(rule.domain)}, a shared protocol/port and a shared path",
+                        )
+                        break
+                else:
+                    out.append((i, rule))
+        return tuple(rule for _, rule in out)
+
+    def rule(self, path: str, value: object) -> RuleConfig | None:
+        raw = self.table(path, value, _RULE_KEYS)
+        if not raw:
+            return None
+        before = len(self.problems)
+        domain_raw = self.string(f"{path}.domain", raw.get("domain", _MISSING))
+        any_origin = self.boolean(
+            f"{path}.allow_any_origin", raw.get("allow_any_origin", _MISSING), False
+        )
+        credentials = self.boolean(
+            f"{path}.allow_credentials", raw.get("allow_credentials", _MISSING), False
+        )
+        parsed = self.domain(f"{path}.domain", domain_raw) if domain_raw is not None else None
+        if parsed is not None:
+            domain = parsed[0]
+            if domain == "*" and not any_origin:
+                self.bad(
+                    f"{path}.domain",
+                    domain_raw,
+                    "matches any origin: set allow_any_origin = true to mean it",
+                )
+            if domain != "*" and any_origin:
+                self.fail(f"{path}.allow_any_origin", 'is only allowed on the domain "*"')
+            if domain == "*" and credentials:
+                self.fail(
+                    f"{path}.allow_credentials",
+                    'must be false on the "*" domain (never * with credentials)',
+                )
+        pairs = self.pairs(path, raw, parsed)
+        paths = None
+        if "paths" in raw:
+            paths = self.paths(f"{path}.paths", raw["paths"])
+        methods = self.methods(f"{path}.methods", raw.get("methods", list(DEFAULT_METHODS)))
+        request_headers = self.header_names(
+            f"{path}.request_headers", raw.get("request_headers", []), star=True
+        )
+        expose = self.header_names(
+            f"{path}.expose_headers", raw.get("expose_headers", []), star=True
+        )
+        if expose is not None and "*" in expose and credentials:
+            self.bad(
+                f"{path}.expose_headers",
+                "*",
+                "is not allowed with allow_credentials (browsers read it as a header name)",
+            )
+        caching = self.boolean(f"{path}.allow_caching", raw.get("allow_caching", _MISSING), False)
+        max_age = raw.get("max_age", 600)
+        if (
+            isinstance(max_age, bool)
+            or not isinstance(max_age, int)
+            or not 0 <= max_age <= MAX_MAX_AGE
+        ):
+            self.bad(
+                f"{path}.max_age", max_age, f"is not a number of seconds from 0 to {MAX_MAX_AGE}"
+            )
+        private = self.boolean(
+            f"{path}.allow_private_network", raw.get("allow_private_network", _MISSING), False
+        )
+        if len(self.problems) > before or parsed is None or pairs is None:
+            return None
+        assert methods is not None and request_headers is not None and expose is not None
+        return RuleConfig(
+            domain=parsed[0],
+            pairs=pairs,
+            paths=paths,
+            methods=methods,
+            request_headers=request_headers,
+            expose_headers=expose,
+            allow_credentials=credentials,
+            allow_caching=caching,
+            max_age=max_age,
+            allow_private_network=private,
+            allow_any_origin=any_origin,
+        )
+
+    def domain(self, path: str, raw: str) -> tuple[str, str | None, int | None] | None:
+        """Parse a rule's domain into (normalised domain, scheme, port)."""
+        if raw == "*":
+            return "*", None, None
+        scheme: str | None = None
+        rest = raw
+        if "://" in raw:
+            scheme, rest = raw.split("://", 1)
+            scheme = scheme.lower()
+            if scheme not in DEFAULT_PORTS:
+                self.bad(path, raw, "has a scheme other than http or https")
+                return None
+        if "/" in rest or "@" in rest or "?" in rest or "#" in rest:
+            self.bad(path, raw, "is not a domain (no path, query or userinfo)")
+            return None
+        host, port_text = rest, None
+        if rest.startswith("["):
+            end = rest.find("]")
+            host, after = rest[: end + 1], rest[end + 1 :]
+            if end < 0 or (after and not after.startswith(":")):
+                self.bad(path, raw, "is not a domain")
+                return None
+            port_text = after[1:] if after else None
+        elif ":" in rest:
+            host, port_text = rest.rsplit(":", 1)
+        port: int | None = None
+        if port_text is not None:
+            if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+                self.bad(path, raw, "has a port that is not a port (1-65535)")
+                return None
+            port = int(port_text)
+        if host.lower() == "null":
+            self.bad(path, raw, "is refused: the null origin never matches a domain rule")
+            return None
+        wildcard = host.startswith("*.")
+        name = host[2:] if wildcard else host
+        if "*" in name:
+            self.bad(path, raw, 'has a * that is not a leading "*." label')
+            return None
+        norm = _normalise_host(name)
+        if norm is None or (wildcard and (norm.startswith("[") or _is_ipv4(norm))):
+            self.bad(path, raw, "is not a domain name or IP address")
+            return None
+        return ("*." + norm if wildcard else norm), scheme, port
+
+    def pairs(
+        self,
+        path: str,
+        raw: dict[str, Any],
+        parsed: tuple[str, str | None, int | None] | None,
+    ) -> frozenset[tuple[str, int | None]] | None:
+        domain, scheme, fixed_port = parsed if parsed else ("", None, None)
+        broad = domain in LOOPBACK_HOSTS or domain == "*"
+        protocols: list[str] | None
+        if "protocols" in raw:
+            protocols = self.strings(f"{path}.protocols", raw["protocols"], allow_empty=False)
+            for p in protocols or []:
+                if p not in DEFAULT_PORTS:
+                    self.bad(f"{path}.protocols", p, 'is not "http" or "https"')
+                    protocols = None
+            if protocols is not None and scheme is not None and set(protocols) != {scheme}:
+                self.bad(
+                    f"{path}.protocols", protocols, f"contradicts the scheme {scheme} in domain"
+                )
+                protocols = None
+        else:
+            protocols = [scheme] if scheme else (["http", "https"] if broad else ["https"])
+        ports: list[int | None] | None
+        if "ports" in raw:
+            ports = self.ports(f"{path}.ports", raw["ports"])
+            if ports is not None and fixed_port is not None and ports != [fixed_port]:
+                self.bad(
+                    f"{path}.ports", raw["ports"], f"contradicts the port {fixed_port} in domain"
+                )
+                ports = None
+        elif fixed_port is not None:
+            ports = [fixed_port]
+        else:
+            ports = [None] if broad else []  # [] = each protocol's default port
+        if protocols is None or ports is None or parsed is None:
+            return None
+        if not ports:
+            return frozenset((p, DEFAULT_PORTS[p]) for p in protocols)
+        return frozenset((p, port) for p in protocols for port in ports)
+
+    def ports(self, path: str, value: object) -> list[int | None] | None:
+        if not isinstance(value, list) or not value:
+            self.bad(path, value, 'is not a non-empty list of ports (or ["*"])')
+            return None
+        if value == ["*"]:
+            return [None]
+        out: list[int | None] = []
+        for port in value:
+            if port == "*":
+                self.bad(path, port, "must be alone in the list (any port)")
+                return None
+            if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+                self.bad(path, port, "is not a port (1-65535)")
+                return None
+            out.append(port)
+        return sorted(set(out), key=lambda p: p or 0)
+
+    def paths(self, path: str, value: object) -> tuple[str, ...] | None:
+        items = self.strings(path, value, allow_empty=False)
+        if items is None:
+            return None
+        for item in items:
+            star = item.find("*")
+            if not item.startswith("/"):
+                self.bad(path, item, "does not start with /")
+                return None
+            if star >= 0 and (not item.endswith("/*") or star != len(item) - 1):
+                self.bad(path, item, 'has a * that is not a trailing "/*" prefix')
+                return None
+        return tuple(dict.fromkeys(items))
+
+    def methods(self, path: str, value: object) -> tuple[str, ...] | None:
+        items = self.strings(path, value, allow_empty=False)
+        if items is None:
+            return None
+        out: list[str] = []
+        for item in items:
+            method = normalize_method(item)
+            if method is None:
+                self.bad(path, item, "is not a method (an HTTP token)")
+                return None
+            if method.upper() in FORBIDDEN_METHODS:
+                self.bad(path, item, "is a forbidden method (CONNECT, TRACE, TRACK)")
+                return None
+            out.append(method)
+        return tuple(dict.fromkeys(out))
+
+
+def _normalise_host(host: str) -> str | None:
+    """Lower-case and IDNA-encode a host name; None when it is not one."""
+    if host.startswith("["):
+        try:
+            return (
+                f"[{ipaddress.IPv6Address(host[1:-1]).compressed}]" if host.endswith("]") else None
+            )
+        except ValueError:
+            return None
+    try:
+        ascii_host = host.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        return None
+    if not _DNS_NAME.fullmatch(ascii_host):
+        return None
+    last = ascii_host.rstrip(".").rsplit(".", 1)[-1]
+    if last.isdigit():
+        return ascii_host if _is_ipv4(ascii_host) else None
+    return ascii_host
+
+
+def _is_ipv4(host: str) -> bool:
+    try:
+        return str(ipaddress.IPv4Address(host)) == host
+    except ValueError:
+        return False
+
+
+def _conflict(a: RuleConfig, b: RuleConfig) -> bool:
+    if a.domain != b.domain:
+        return False
+    if a.paths is None or b.paths is None:
+        if a.paths is not b.paths:
+            return False
+    elif not set(a.paths) & set(b.paths):
+        return False
+    for scheme, port in a.pairs:
+        for other_scheme, other_port in b.pairs:
+            if scheme == other_scheme and (
+                port is None or other_port is None or port == other_port
+            ):
+                return True
+    return False

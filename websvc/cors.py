@@ -1,0 +1,486 @@
+"""The CORS engine: request parsing per the Fetch standard and compiled rules.
+
+Everything here is split in two halves:
+
+* **compile time** (:func:`compile_rule`, :class:`RuleTable`): a tenant's
+  validated rules become lookup tables and pre-rendered header values, once,
+  when the config is loaded;
+* **request time** (:func:`parse_origin`, :func:`parse_request_headers`,
+  :func:`normalize_method`, :meth:`RuleTable.lookup`): dictionary lookups and
+  bounded, linear string work, nothing that could have been done at load.
+
+The decision protocol is rs/cors's: the matcher answers *allowed or not, and
+why*. Every refusal carries a reason code (see :data:`REASONS`) that
+``websvc explain``, the logs and the tests share.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
+
+    from websvc.config import RuleConfig
+
+#: Methods the Fetch standard normalises to upper case; every other method is
+#: compared byte for byte (``patch`` is not ``PATCH``).
+NORMALISED_METHODS = frozenset({"DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"})
+#: Methods no rule may allow (Fetch "forbidden methods").
+FORBIDDEN_METHODS = frozenset({"CONNECT", "TRACE", "TRACK"})
+DEFAULT_PORTS = {"http": 80, "https": 443}
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]"})
+
+#: ``Access-Control-Request-Headers`` longer than this is refused unread.
+MAX_REQUEST_HEADERS_LENGTH = 8192
+#: An Origin longer than this is not a valid origin (no browser sends one).
+MAX_ORIGIN_LENGTH = 2048
+
+#: Reason codes of a decision; ``"allowed"`` is the only one that allows.
+REASONS = (
+    "allowed",
+    "no_origin",
+    "no_tenant",
+    "origin_invalid",
+    "origin_not_listed",
+    "protocol",
+    "port",
+    "path",
+    "method",
+    "header",
+)
+
+VARY_PREFLIGHT = "Origin, Access-Control-Request-Method, Access-Control-Request-Headers"
+
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
+_HOSTNAME = re.compile(rf"(?:{_LABEL}\.)*{_LABEL}\.?")
+_ORIGIN = re.compile(r"(https?)://([^:/\[\]]+|\[[0-9a-f:.]+\])(?::([1-9][0-9]{0,4}))?")
+
+
+def is_token(value: str) -> bool:
+    """True when *value* is an HTTP token (RFC 9110 ``tchar``+)."""
+    return _TOKEN.fullmatch(value) is not None
+
+
+class Origin(NamedTuple):
+    """A parsed, canonical ``Origin``: scheme, host and effective port."""
+
+    scheme: str
+    host: str
+    port: int
+
+
+@lru_cache(maxsize=4096)
+def parse_origin(value: str) -> Origin | None:
+    """Parse a serialized origin exactly as browsers send it, or return None.
+
+    Valid: ``scheme "://" host [":" port]`` with scheme ``http``/``https``,
+    lower-case host (a DNS name in ASCII/punycode, a dotted IPv4 address or a
+    compressed bracketed IPv6 address) and no default port. Anything else --
+    upper case, ``:443`` on https, a path, a trailing slash, userinfo, ``null``
+    -- is not a canonical origin and matches no domain rule.
+    """
+    if len(value) > MAX_ORIGIN_LENGTH:
+        return None
+    m = _ORIGIN.fullmatch(value)
+    if m is None:
+        return None
+    scheme, host, port_text = m.groups()
+    default = DEFAULT_PORTS[scheme]
+    if port_text is None:
+        port = default
+    else:
+        port = int(port_text)
+        if port == default or port > 65535:
+            return None
+    if not _is_canonical_host(host):
+        return None
+    return Origin(scheme, host, port)
+
+
+def normalize_method(value: str) -> str | None:
+    """Normalise a method per Fetch, or None when it is not a single token.
+
+    ``get`` becomes ``GET`` (one of the six normalised methods); ``patch``
+    stays ``patch`` and so never matches a rule's ``PATCH``.
+    """
+    if _TOKEN.fullmatch(value) is None:
+        return None
+    upper = value.upper()
+    return upper if upper in NORMALISED_METHODS else value
+
+
+def parse_request_headers(value: str) -> tuple[str, ...] | None:
+    """Split ``Access-Control-Request-Headers`` into lower-cased unique names.
+
+    Items are separated by commas with optional whitespace; empty items are
+    ignored; order of first appearance is kept. Returns None when the value
+    is too long or an item is not a header name. Linear in the input.
+    """
+    if len(value) > MAX_REQUEST_HEADERS_LENGTH:
+        return None
+    names: dict[str, None] = {}
+    for item in value.split(","):
+        name = item.strip(" \t").lower()
+        if not name:
+            continue
+        if _TOKEN.fullmatch(name) is None:
+            return None
+        names[name] = None
+    return tuple(names)
+
+
+class CorsRequest:
+    """What the engine needs to know about one request with an ``Origin``.
+
+    Built once per request by the app and handed to the rule lookup and
+    header hooks. ``method`` is the normalised ``Access-Control-Request-Method``
+    on a preflight and the request method otherwise; None when malformed.
+    ``request_headers`` is None when ``Access-Control-Request-Headers`` is
+    malformed or too long, ``()`` when absent or empty.
+    """
+
+    __slots__ = (
+        "environ",
+        "method",
+        "origin",
+        "parsed",
+        "path",
+        "preflight",
+        "private_network",
+        "request_headers",
+    )
+
+    def __init__(
+        self,
+        environ: WSGIEnvironment,
+        origin: str,
+        preflight: bool,
+        method: str | None,
+        request_headers: tuple[str, ...] | None,
+        path: str,
+        private_network: bool,
+    ) -> None:
+        self.environ = environ
+        self.origin = origin
+        self.parsed = parse_origin(origin) if origin != "null" else None
+        self.preflight = preflight
+        self.method = method
+        self.request_headers = request_headers
+        self.path = path
+        self.private_network = private_network
+
+    @classmethod
+    def from_environ(cls, environ: WSGIEnvironment, origin: str) -> CorsRequest:
+        """Parse the CORS-relevant parts of *environ* (which carries *origin*)."""
+        acrm: str | None = environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD")
+        method: str = environ.get("REQUEST_METHOD", "GET")
+        if acrm is not None and method == "OPTIONS":
+            acrh = environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS")
+            return cls(
+                environ,
+                origin,
+                True,
+                normalize_method(acrm),
+                parse_request_headers(acrh) if acrh else (),
+                environ.get("PATH_INFO", ""),
+                environ.get("HTTP_ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK") == "true",
+            )
+        return cls(environ, origin, False, method, (), environ.get("PATH_INFO", ""), False)
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    """One rule, normalised, with every constant header value pre-rendered."""
+
+    label: str  # "tenants.acme.cors[0]": where the rule is in the config
+    tenant: str
+    domain: str
+    any_origin: bool
+    pairs: frozenset[tuple[str, int | None]]  # (scheme, port); None = any port
+    paths: tuple[str, ...] | None
+    methods: frozenset[str]
+    request_headers: frozenset[str]  # lower-case, defaults included
+    any_header: bool
+    allow_credentials: bool
+    allow_private_network: bool
+    preflight_headers: tuple[tuple[str, str], ...]
+    actual_headers: tuple[tuple[str, str], ...]
+
+    def header_allowed(self, name: str) -> bool:
+        """Whether a lower-cased request header name is allowed by this rule.
+
+        ``*`` covers every name except ``authorization``, which must be listed
+        (as in the Fetch standard's handling of a wildcard).
+        """
+        if name in self.request_headers:
+            return True
+        return self.any_header and name != "authorization"
+
+
+class Decision(NamedTuple):
+    """The answer of a rule lookup: allowed or not, which rule, and why."""
+
+    allowed: bool
+    reason: str  # one of REASONS; "allowed" when allowed
+    rule: CompiledRule | None = None
+    detail: str = ""  # human-readable, for explain and logs
+
+    @classmethod
+    def refuse(cls, reason: str, detail: str = "", rule: CompiledRule | None = None) -> Decision:
+        """A refusal with a reason code (and the rule that refused, if any)."""
+        return cls(False, reason, rule, detail)
+
+
+def check_rule(rule: CompiledRule, request: CorsRequest) -> Decision:
+    """Let the chosen *rule* decide on method and headers of *request*."""
+    method = request.method
+    if method is None:
+        return Decision(False, "method", rule, "the requested method is not a single token")
+    if method not in rule.methods:
+        return Decision(False, "method", rule, f"method {method} is not in {rule.label}.methods")
+    requested = request.request_headers
+    if requested is None:
+        return Decision(
+            False, "header", rule, "Access-Control-Request-Headers is malformed or too long"
+        )
+    for name in requested:
+        if not rule.header_allowed(name):
+            return Decision(
+                False, "header", rule, f"header {name} is not in {rule.label}.request_headers"
+            )
+    return Decision(True, "allowed", rule)
+
+
+class _PathTable:
+    """The rules of one domain and (scheme, port), chosen by request path."""
+
+    __slots__ = ("default", "exact", "prefixes")
+
+    def __init__(self, rules: list[CompiledRule]) -> None:
+        self.exact: dict[str, CompiledRule] = {}
+        prefixes: dict[str, CompiledRule] = {}
+        self.default: CompiledRule | None = None
+        for rule in rules:
+            if rule.paths is None:
+                self.default = self.default or rule
+                continue
+            for pattern in rule.paths:
+                if pattern.endswith("/*"):
+                    prefixes.setdefault(pattern[:-1], rule)
+                else:
+                    self.exact.setdefault(pattern, rule)
+        self.prefixes = tuple(sorted(prefixes.items(), key=lambda kv: -len(kv[0])))
+
+    def find(self, path: str) -> CompiledRule | None:
+        if self.exact:
+            rule = self.exact.get(path)
+            if rule is not None:
+                return rule
+        for prefix, rule in self.prefixes:
+            if path.startswith(prefix):
+                return rule
+        return self.default
+
+
+class _Bucket:
+    """All rules of one tenant for one normalised domain."""
+
+    __slots__ = ("schemes", "tables")
+
+    def __init__(self, rules: list[CompiledRule]) -> None:
+        any_port: dict[str, list[CompiledRule]] = {}
+        fixed: dict[tuple[str, int], list[CompiledRule]] = {}
+        for rule in rules:
+            for scheme, port in sorted(rule.pairs, key=str):
+                if port is None:
+                    any_port.setdefault(scheme, []).append(rule)
+                else:
+                    fixed.setdefault((scheme, port), []).append(rule)
+        self.tables: dict[tuple[str, int | None], _PathTable] = {}
+        for (scheme, port), bucket_rules in fixed.items():
+            merged = _dedupe(bucket_rules + any_port.get(scheme, []))
+            self.tables[(scheme, port)] = _PathTable(merged)
+        for scheme, bucket_rules in any_port.items():
+            self.tables[(scheme, None)] = _PathTable(_dedupe(bucket_rules))
+        self.schemes = frozenset(scheme for scheme, _ in self.tables)
+
+    def find(self, origin: Origin, path: str) -> tuple[CompiledRule | None, str]:
+        table = self.tables.get((origin.scheme, origin.port)) or self.tables.get(
+            (origin.scheme, None)
+        )
+        if table is None:
+            return None, "protocol" if origin.scheme not in self.schemes else "port"
+        rule = table.find(path)
+        return rule, "allowed" if rule is not None else "path"
+
+
+class RuleTable:
+    """A tenant's rules compiled for lookup by Origin and path.
+
+    ``exact`` maps a host to its bucket, ``wildcard`` maps the suffix of a
+    ``*.suffix`` rule to its bucket (looked up from the deepest parent domain
+    of the Origin's host upwards), ``any_origin`` is the ``*`` rule.
+    """
+
+    __slots__ = ("any_null", "any_origin", "exact", "rules", "wildcard")
+
+    def __init__(self, rules: list[CompiledRule]) -> None:
+        exact: dict[str, list[CompiledRule]] = {}
+        wildcard: dict[str, list[CompiledRule]] = {}
+        self.rules = tuple(rules)
+        self.any_origin: _Bucket | None = None
+        self.any_null: _PathTable | None = None
+        for rule in rules:
+            if rule.any_origin:
+                continue
+            if rule.domain.startswith("*."):
+                wildcard.setdefault(rule.domain[2:], []).append(rule)
+            else:
+                exact.setdefault(rule.domain, []).append(rule)
+        any_rules = [rule for rule in rules if rule.any_origin]
+        if any_rules:
+            self.any_origin = _Bucket(any_rules)
+            self.any_null = _PathTable(any_rules)  # `null` has no scheme or port
+        self.exact = {host: _Bucket(rs) for host, rs in exact.items()}
+        self.wildcard = {suffix: _Bucket(rs) for suffix, rs in wildcard.items()}
+
+    def find(self, request: CorsRequest) -> Decision:
+        """Choose the most specific rule for *request*, without checking it.
+
+        Returns an allowed decision carrying the chosen rule, or a refusal
+        whose reason says why no rule was a candidate.
+        """
+        origin = request.parsed
+        path = request.path
+        reason = "origin_not_listed"
+        if origin is not None:
+            host = origin.host
+            bucket = self.exact.get(host)
+            if bucket is not None:
+                rule, reason = bucket.find(origin, path)
+                if rule is not None:
+                    return Decision(True, "allowed", rule)
+            if self.wildcard:
+                dot = host.find(".")
+                while dot >= 0:
+                    bucket = self.wildcard.get(host[dot + 1 :])
+                    if bucket is not None:
+                        rule, why = bucket.find(origin, path)
+                        if rule is not None:
+                            return Decision(True, "allowed", rule)
+                        if reason == "origin_not_listed":
+                            reason = why
+                    dot = host.find(".", dot + 1)
+        if self.any_origin is not None:
+            if origin is not None:
+                rule, why = self.any_origin.find(origin, path)
+            elif request.origin == "null" and self.any_null is not None:
+                rule, why = self.any_null.find(path), "path"
+            else:
+                rule, why = None, reason
+            if rule is not None:
+                return Decision(True, "allowed", rule)
+            if reason == "origin_not_listed":
+                reason = why
+        if origin is None and reason == "origin_not_listed":
+            return Decision(False, "origin_invalid", None, _invalid_origin_detail(request.origin))
+        return Decision(False, reason, None, _not_found_detail(reason, request))
+
+    def lookup(self, request: CorsRequest) -> Decision:
+        """Choose the rule for *request* and let it decide (method, headers)."""
+        found = self.find(request)
+        if found.rule is None:
+            return found
+        return check_rule(found.rule, request)
+
+
+# -- compile ---------------------------------------------------------------
+
+
+def compile_rule(
+    rule: RuleConfig,
+    *,
+    tenant: str,
+    label: str,
+    default_request_headers: tuple[str, ...],
+    default_expose_headers: tuple[str, ...],
+) -> CompiledRule:
+    """Compile one validated rule into lookup sets and pre-rendered headers."""
+    methods = tuple(dict.fromkeys(rule.methods))
+    names = [h.lower() for h in default_request_headers + rule.request_headers]
+    any_header = "*" in names
+    expose = tuple({h.lower(): h for h in default_expose_headers + rule.expose_headers}.values())
+    preflight: list[tuple[str, str]] = [("Access-Control-Allow-Methods", ", ".join(methods))]
+    actual: list[tuple[str, str]] = []
+    if rule.allow_credentials:
+        preflight.append(("Access-Control-Allow-Credentials", "true"))
+        actual.append(("Access-Control-Allow-Credentials", "true"))
+    preflight.append(("Access-Control-Max-Age", str(rule.max_age) if rule.allow_caching else "0"))
+    if expose:
+        actual.append(("Access-Control-Expose-Headers", ", ".join(expose)))
+    return CompiledRule(
+        label=label,
+        tenant=tenant,
+        domain=rule.domain,
+        any_origin=rule.allow_any_origin,
+        pairs=rule.pairs,
+        paths=rule.paths,
+        methods=frozenset(methods),
+        request_headers=frozenset(n for n in names if n != "*"),
+        any_header=any_header,
+        allow_credentials=rule.allow_credentials,
+        allow_private_network=rule.allow_private_network,
+        preflight_headers=tuple(preflight),
+        actual_headers=tuple(actual),
+    )
+
+
+# -- private helpers -------------------------------------------------------
+
+
+def _is_canonical_host(host: str) -> bool:
+    if host.startswith("["):
+        try:
+            return f"[{ipaddress.IPv6Address(host[1:-1]).compressed}]" == host
+        except ValueError:
+            return False
+    if _HOSTNAME.fullmatch(host) is None:
+        return False
+    last = host.rstrip(".").rsplit(".", 1)[-1]
+    if last.isdigit() or (last.startswith("0x") and host.replace(".", "").isalnum()):
+        # A numeric last label makes it an IPv4 address to a browser, which
+        # serializes it in canonical dotted-quad form.
+        try:
+            return str(ipaddress.IPv4Address(host)) == host
+        except ValueError:
+            return False
+    return True
+
+
+def _dedupe(rules: list[CompiledRule]) -> list[CompiledRule]:
+    return list({id(rule): rule for rule in rules}.values())
+
+
+def _invalid_origin_detail(origin: str) -> str:
+    if origin == "null":
+        return "the origin null never matches a domain rule"
+    return "the Origin is not a canonical serialized origin (scheme://host[:port])"
+
+
+def _not_found_detail(reason: str, request: CorsRequest) -> str:
+    origin = request.parsed
+    if origin is None:  # pragma: no cover - handled by the caller
+        return ""
+    if reason == "protocol":
+        return f"no rule for this domain allows the protocol {origin.scheme}"
+    if reason == "port":
+        return f"no rule for this domain allows port {origin.port} over {origin.scheme}"
+    if reason == "path":
+        return "no rule for this origin applies to the request path"
+    return f"no rule matches the domain {origin.host}"

@@ -1,0 +1,173 @@
+"""The compiled config: a :class:`Site` of :class:`Tenant` tables and hooks.
+
+:func:`build_site` runs once per config load (and on every reload). It
+validates the config, builds the plugin manager, compiles every tenant's
+rules into a :class:`~websvc.cors.RuleTable`, indexes users and hosts, and
+mounts the APIs. What it returns is read-only: the request path only looks
+things up in it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import pluggy
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+from websvc.config import (
+    BUILTIN_AUTHENTICATION,
+    Config,
+    ConfigError,
+    ConfigSource,
+    ServerConfig,
+    TenantConfig,
+    UserConfig,
+    load_config,
+    render,
+)
+from websvc.cors import RuleTable, compile_rule
+from websvc.manager import Hooks, extend_plugin_manager, get_plugin_manager
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+    from websvc.credentials import Credential
+
+
+@dataclass(frozen=True, slots=True)
+class Tenant:
+    """One tenant (account), compiled: rules, users and its hooks."""
+
+    name: str
+    rules: RuleTable = field(repr=False)
+    users: Mapping[str, UserConfig] = field(repr=False)
+    config: TenantConfig = field(repr=False)
+    hooks: Hooks = field(repr=False)  # the site's hooks plus the tenant's plugins
+
+
+class Identity:
+    """Who a request belongs to, and how that was decided.
+
+    ``via`` is ``"boomi_auth"``, ``"basic"``, ``"host"`` or ``"only"`` for
+    the default plugin (a plugin may use its own words). ``credential`` is
+    the credential that identified the tenant, which authentication checks;
+    it is None when the tenant was identified without one.
+    """
+
+    __slots__ = ("credential", "tenant", "via")
+
+    def __init__(self, tenant: Tenant, via: str, credential: Credential | None = None) -> None:
+        self.tenant = tenant
+        self.via = via
+        self.credential = credential
+
+    def __repr__(self) -> str:
+        return f"Identity(tenant={self.tenant.name!r}, via={self.via!r}, credential={self.credential!r})"
+
+
+class AuthResult(NamedTuple):
+    """The answer of authentication: pass (with a user name) or 401."""
+
+    ok: bool
+    user: str | None = None
+    reason: str = ""
+    challenge: str = 'Basic realm="websvc"'
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    """Everything a running server needs, compiled from one config."""
+
+    config: Config
+    server: ServerConfig
+    tenants: Mapping[str, Tenant]
+    users: Mapping[str, tuple[Tenant, UserConfig]]
+    hosts: Mapping[str, Tenant]
+    only: Tenant | None
+    hooks: Hooks
+    router: WSGIApplication = field(repr=False)
+
+
+def build_site(
+    source: ConfigSource,
+    *,
+    fallback: WSGIApplication | None = None,
+    plugins: Iterable[object] = (),
+    autoload: bool | None = None,
+) -> Site:
+    """Load, validate and compile *source*; raise ConfigError on any problem."""
+    pm = get_plugin_manager(plugins, autoload=autoload)
+    hooks = Hooks(pm)
+    names = set(BUILTIN_AUTHENTICATION) | hooks.authentication_names()
+    config = load_config(source, authentication_names=names)
+    problems: list[str] = []
+    tenants: dict[str, Tenant] = {}
+    for tconf in config.tenants:
+        tenant_hooks = hooks
+        if tconf.plugins:
+            try:
+                tenant_hooks = Hooks(extend_plugin_manager(pm, tconf.plugins))
+            except (pluggy.PluginValidationError, ValueError) as exc:
+                problems.append(
+                    f"{config.source}: tenants.{tconf.name}.plugins: "
+                    f"{render(list(tconf.plugin_refs))} cannot be registered: {exc}"
+                )
+        tenants[tconf.name] = _compile_tenant(config, tconf, tenant_hooks)
+    if problems:
+        raise ConfigError(problems)
+    users = {u.name: (tenants[t.name], u) for t in config.tenants for u in t.users}
+    hosts = {h: tenants[t.name] for t in config.tenants for h in t.hosts}
+    only = next(iter(tenants.values())) if len(tenants) == 1 else None
+    return Site(
+        config=config,
+        server=config.server,
+        tenants=MappingProxyType(tenants),
+        users=MappingProxyType(users),
+        hosts=MappingProxyType(hosts),
+        only=only,
+        hooks=hooks,
+        router=_router(config, fallback),
+    )
+
+
+def _compile_tenant(config: Config, tconf: TenantConfig, hooks: Hooks) -> Tenant:
+    label = f"tenants.{tconf.name}.cors"
+    rules = [
+        compile_rule(
+            rule,
+            tenant=tconf.name,
+            label=f"{label}[{i}]",
+            default_request_headers=config.defaults.request_headers,
+            default_expose_headers=config.defaults.expose_headers,
+        )
+        for i, rule in enumerate(tconf.cors)
+    ]
+    return Tenant(
+        name=tconf.name,
+        rules=RuleTable(rules),
+        users=MappingProxyType({u.name: u for u in tconf.users}),
+        config=tconf,
+        hooks=hooks,
+    )
+
+
+def _router(config: Config, fallback: WSGIApplication | None) -> WSGIApplication:
+    default = fallback if fallback is not None else not_found
+    if not config.apis:
+        return default
+    mounts: dict[str, Any] = {api.path: api.app for api in config.apis if api.path != "/"}
+    root = next((api.app for api in config.apis if api.path == "/"), None)
+    return DispatcherMiddleware(root or default, mounts)
+
+
+def not_found(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+    """websvc's own 404 for a path where no API is mounted."""
+    body = b"404 Not Found: no API is mounted at this path\n"
+    start_response(
+        "404 Not Found",
+        [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))],
+    )
+    return [body]
