@@ -68,6 +68,8 @@ class WebsvcApp:
         self.plugins = tuple(plugins)
         self.autoload = autoload
         self.site: Site = self._build(config)
+        #: The problems of the last refused reload (empty after a good one).
+        self.reload_problems: tuple[str, ...] = ()
         for warning in self.site.config.warnings:
             log.warning("%s", warning)
 
@@ -81,11 +83,13 @@ class WebsvcApp:
         try:
             site = self._build(source)
         except ConfigError as exc:
+            self.reload_problems = tuple(exc.problems)
             log.error(
                 "config reload refused, still serving the last good config: %s",
                 safe("; ".join(exc.problems), 4000),
             )
             return False
+        self.reload_problems = ()
         self.source = source
         self.site = site  # one reference swap: a request sees one whole config
         for warning in site.config.warnings:

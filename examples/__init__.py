@@ -1,0 +1,1 @@
+"""Example websvc plugins and apps (importable from the repository root)."""

@@ -1,0 +1,34 @@
+"""gunicorn settings for websvc; ``gunicorn wsgi:app`` reads this file from the
+current directory (or pass ``-c gunicorn.conf.py``).
+
+The master process loads and compiles the config once (``preload_app``) and
+workers are forked from it. ``kill -HUP <master>`` re-reads the config in the
+master: a valid one is swapped in before the new workers are forked, an
+invalid one is refused with a log line naming every problem, and the last good
+config keeps serving. Old workers finish their requests before they exit.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+bind = os.environ.get("WEBSVC_BIND", "127.0.0.1:8080")
+workers = int(os.environ.get("WEBSVC_WORKERS", "2"))
+preload_app = True  # required for safe reloads: the master validates the config
+graceful_timeout = 30
+
+
+def on_reload(server: Any) -> None:
+    """Re-validate the websvc config in the master before new workers fork."""
+    from websvc.app import WebsvcApp
+
+    app = server.app.wsgi()
+    if isinstance(app, WebsvcApp):
+        if app.reload():
+            server.log.info("websvc: config reloaded from %s", app.site.config.source)
+        else:
+            server.log.error(
+                "websvc: config reload refused, still serving the last good config: %s",
+                " | ".join(app.reload_problems),
+            )
