@@ -1,0 +1,58 @@
+"""API mounts: longest prefix wins, SCRIPT_NAME/PATH_INFO as DispatcherMiddleware sets them."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from werkzeug.test import Client
+
+import websvc
+
+ORIGIN = "https://app.example.com"
+
+
+def _config(*mounts: str) -> dict[str, Any]:
+    return {
+        "apis": [{"path": m, "app": "websvc.demo:echo"} for m in mounts],
+        "tenants": {"t": {"cors": [{"domain": "app.example.com"}]}},
+    }
+
+
+@pytest.mark.parametrize(
+    ("mounts", "path", "script_name", "path_info"),
+    [
+        pytest.param(["/ws/rest"], "/ws/rest/echo/x", "/ws/rest", "/echo/x", id="prefix"),
+        pytest.param(["/ws/rest", "/ws/rest/echo"], "/ws/rest/echo/x", "/ws/rest/echo", "/x", id="longest-prefix-wins"),
+        pytest.param(["/ws/rest/echo", "/ws/rest"], "/ws/rest/echo", "/ws/rest/echo", "", id="longest-whatever-order"),
+        pytest.param(["/ws/rest/echo"], "/ws/rest/echo/", "/ws/rest/echo", "/", id="trailing-slash"),
+        pytest.param(["/"], "/any/where", "", "/any/where", id="root-mount"),
+    ],
+)  # fmt: skip
+def test_mounts(mounts: list[str], path: str, script_name: str, path_info: str) -> None:
+    response = Client(websvc.create_app(_config(*mounts))).get(path)
+    assert response.status_code == 200
+    body = json.loads(response.get_data())
+    assert (body["script_name"], body["path"]) == (script_name, path_info)
+
+
+@pytest.mark.parametrize("path", ["/ws/rest/echoes", "/ws", "/other"])
+def test_unmounted_path_is_404_with_cors_headers(path: str) -> None:
+    response = Client(websvc.create_app(_config("/ws/rest/echo"))).get(
+        path, headers={"Origin": ORIGIN}
+    )
+    assert response.status_code == 404
+    assert response.headers["Access-Control-Allow-Origin"] == ORIGIN
+    assert response.headers["Vary"] == "Origin"
+
+
+def test_environ_carries_tenant_and_user() -> None:
+    config = _config("/e") | {"server": {"authentication": "basic"}}
+    config["tenants"]["t"]["users"] = [{"name": "u1", "token": "tok"}]
+    response = Client(websvc.create_app(config)).get(
+        "/e", headers={"Authorization": "Basic dTE6dG9r"}
+    )
+    assert response.status_code == 200
+    body = json.loads(response.get_data())
+    assert (body["tenant"], body["user"]) == ("t", "u1")
