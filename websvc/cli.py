@@ -13,9 +13,16 @@ import os
 import secrets
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, cast
 
-from websvc.config import ConfigError, ConfigSource
+from werkzeug.serving import WSGIRequestHandler
+
+from websvc.config import ConfigError, ConfigSource, import_object
+from websvc.logutil import safe
 from websvc.registry import Site, build_site
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
@@ -39,6 +46,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=DEFAULT_HOST, help=f"address (default {DEFAULT_HOST})")
     serve.add_argument(
         "--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})"
+    )
+    serve.add_argument(
+        "--wrap",
+        metavar="MODULE:APP",
+        help="put websvc in front of this WSGI app (every unmounted path reaches it)",
     )
 
     check = sub.add_parser("check", help="validate a config; exit 2 with one line per problem")
@@ -86,8 +98,18 @@ def _serve(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    fallback = None
+    if args.wrap:
+        try:
+            fallback = import_object(args.wrap)
+        except ValueError as exc:
+            print(f"websvc serve: --wrap {args.wrap!r} {exc}", file=sys.stderr)
+            return 2
+        if not callable(fallback):
+            print(f"websvc serve: --wrap {args.wrap!r} is not a WSGI callable", file=sys.stderr)
+            return 2
     try:
-        app = WebsvcApp(source)
+        app = WebsvcApp(source, fallback=cast("WSGIApplication | None", fallback))
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
@@ -100,8 +122,25 @@ def _serve(args: argparse.Namespace) -> int:
             "CORS rule for http(s)://localhost on any port",
             flush=True,
         )
-    run_simple(args.host, args.port, app, threaded=True)
+    run_simple(args.host, args.port, app, threaded=True, request_handler=_AccessLog)
     return 0
+
+
+class _AccessLog(WSGIRequestHandler):
+    """The dev server's access log, one plain line per request, escaped."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        logging.getLogger("websvc.access").info(
+            '%s "%s" %s %s', self.address_string(), safe(self.requestline, 2000), code, size
+        )
+
+    def log(self, type: str, message: str, *args: Any) -> None:
+        logging.getLogger("websvc.access").log(
+            logging.ERROR if type == "error" else logging.INFO,
+            "%s %s",
+            self.address_string(),
+            safe(message % args, 2000),
+        )
 
 
 def _check(args: argparse.Namespace) -> int:

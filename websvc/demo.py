@@ -74,6 +74,7 @@ def echo(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[by
             ("Content-Type", "application/json"),
             ("Content-Length", str(len(data))),
             ("X-Echo-Method", str(environ.get("REQUEST_METHOD"))),
+            ("X-Echo-Tenant", str(environ.get("websvc.tenant"))),
         ],
     )
     return [data]

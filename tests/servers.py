@@ -1,0 +1,172 @@
+"""Real server processes for tests: gunicorn masters and ``websvc serve``.
+
+Each listens on a fresh 127.0.0.1 port and logs to a file the tests read
+(access lines included, so tests can count the requests a server saw).
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+_LISTENING = re.compile(r"Listening at: http://127\.0\.0\.1:(\d+)")
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: http.client.HTTPMessage
+    body: bytes
+
+    def get(self, name: str) -> str | None:
+        return self.headers.get(name)
+
+    def all(self, name: str) -> list[str]:
+        return self.headers.get_all(name) or []
+
+
+@dataclass
+class Server:
+    """A running server process; ``log`` is its combined output."""
+
+    proc: subprocess.Popen[bytes]
+    log_path: Path
+    port: int = 0
+
+    @property
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    @property
+    def url(self) -> str:
+        return f"http://localhost:{self.port}"
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        headers: Mapping[str, str] | None = None,
+        body: bytes | None = None,
+    ) -> Reply:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            conn.request(method, path, body=body, headers=dict(headers or {}))
+            response = conn.getresponse()
+            return Reply(response.status, response.headers, response.read())
+        finally:
+            conn.close()
+
+    def hup(self) -> None:
+        self.proc.send_signal(signal.SIGHUP)
+
+    def wait_for_log(self, text: str, count: int = 1, timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        while self.log.count(text) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} not seen {count}x in the server log:\n{self.log}")
+            if self.proc.poll() is not None:
+                raise AssertionError(f"server exited ({self.proc.returncode}):\n{self.log}")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def start_gunicorn(
+    log_path: Path,
+    app: str = "wsgi:app",
+    *,
+    config: Path | None = None,
+    workers: int = 1,
+    worker_class: str = "sync",
+    env: Mapping[str, str] | None = None,
+    extra: Sequence[str] = (),
+) -> Server:
+    """A gunicorn master on a free port, with the repository's gunicorn.conf.py."""
+    cmd = [
+        sys.executable, "-m", "gunicorn",
+        "--no-control-socket",
+        "-c", str(ROOT / "gunicorn.conf.py"),
+        "--chdir", str(ROOT),
+        "-b", "127.0.0.1:0",
+        "-w", str(workers),
+        "-k", worker_class,
+        "--log-level", "info",
+        "--access-logfile", "-",
+        *extra,
+        app,
+    ]  # fmt: skip
+    server = _spawn(cmd, log_path, config, env)
+    deadline = time.monotonic() + 30
+    while True:
+        match = _LISTENING.search(server.log)
+        if match and server.log.count("Booting worker") >= workers:
+            server.port = int(match.group(1))
+            break
+        if server.proc.poll() is not None or time.monotonic() > deadline:
+            server.stop()
+            raise AssertionError(f"gunicorn did not start:\n{server.log}")
+        time.sleep(0.05)
+    _wait_ready(server)
+    return server
+
+
+def start_serve(
+    log_path: Path,
+    *,
+    config: Path | None = None,
+    wrap: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Server:
+    """``websvc serve`` (werkzeug's server) on a free port."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    cmd = [sys.executable, "-m", "websvc", "serve", "--port", str(port)]
+    if wrap:
+        cmd += ["--wrap", wrap]
+    server = _spawn(cmd, log_path, config, env)
+    server.port = port
+    _wait_ready(server)
+    return server
+
+
+def _spawn(
+    cmd: list[str], log_path: Path, config: Path | None, env: Mapping[str, str] | None
+) -> Server:
+    environ = {**os.environ, "WEBSVC_DISABLE_PLUGIN_AUTOLOAD": "1", **(env or {})}
+    environ.pop("WEBSVC_CONFIG", None)
+    if config is not None:
+        environ["WEBSVC_CONFIG"] = str(config)
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=environ, stdout=log, stderr=log)
+    return Server(proc, log_path)
+
+
+def _wait_ready(server: Server) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            server.request("GET", "/__ready__")
+            return
+        except OSError:
+            if server.proc.poll() is not None or time.monotonic() > deadline:
+                server.stop()
+                raise AssertionError(f"server did not answer:\n{server.log}") from None
+            time.sleep(0.05)
