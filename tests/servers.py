@@ -69,9 +69,14 @@ class Server:
     def hup(self) -> None:
         self.proc.send_signal(signal.SIGHUP)
 
-    def wait_for_log(self, text: str, count: int = 1, timeout: float = 20) -> None:
+    def count(self, text: str | re.Pattern[str]) -> int:
+        """How often *text* (a string or a regex) occurs in the log."""
+        log = self.log
+        return log.count(text) if isinstance(text, str) else len(text.findall(log))
+
+    def wait_for_log(self, text: str | re.Pattern[str], count: int = 1, timeout: float = 20) -> None:
         deadline = time.monotonic() + timeout
-        while self.log.count(text) < count:
+        while self.count(text) < count:
             if time.monotonic() > deadline:
                 raise AssertionError(f"{text!r} not seen {count}x in the server log:\n{self.log}")
             if self.proc.poll() is not None:

@@ -56,3 +56,39 @@ def test_environ_carries_tenant_and_user() -> None:
     assert response.status_code == 200
     body = json.loads(response.get_data())
     assert (body["tenant"], body["user"]) == ("t", "u1")
+
+
+def _generator_raises(environ: Any, start_response: Any) -> Any:
+    raise RuntimeError("before the first line")
+    yield b""  # a generator: nothing runs until the server iterates it
+
+
+def _generator_ok(environ: Any, start_response: Any) -> Any:
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    yield b"one "
+    yield b"two"
+
+
+@pytest.mark.parametrize(
+    ("app", "status", "body"),
+    [
+        pytest.param(
+            _generator_raises, 500, b"500 Internal Server Error\n", id="raises-before-start"
+        ),
+        pytest.param(_generator_ok, 200, b"one two", id="streams"),
+    ],
+)
+def test_generator_apis(app: Any, status: int, body: bytes) -> None:
+    wrapped = websvc.wrap(app, {"tenants": {"t": {"cors": [{"domain": "app.example.com"}]}}})
+    response = Client(wrapped).get("/", headers={"Origin": ORIGIN})
+    assert (response.status_code, response.get_data()) == (status, body)
+    assert response.headers["Access-Control-Allow-Origin"] == ORIGIN
+
+
+def test_wrap_refuses_apis() -> None:
+    with pytest.raises(websvc.ConfigError) as info:
+        websvc.wrap(_generator_ok, _config("/ws/rest"))
+    assert info.value.problems == [
+        '<dict>: apis: ["/ws/rest"] is not used by wrap(): every path reaches the wrapped app '
+        "(remove [[apis]])"
+    ]

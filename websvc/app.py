@@ -18,7 +18,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator
+from itertools import chain
 from typing import TYPE_CHECKING
+
+from werkzeug.wsgi import ClosingIterator
 
 from websvc.config import ConfigError, ConfigSource
 from websvc.cors import VARY_PREFLIGHT, CorsRequest, Decision, parse_origin
@@ -47,9 +50,9 @@ class WebsvcApp:
 
     :param config: a TOML path, a dict of the same shape, or None for the
         built-in demo config.
-    :param fallback: the WSGI app for paths where no ``[[apis]]`` entry is
-        mounted (:func:`wrap` passes the legacy app); websvc answers 404 when
-        None.
+    :param fallback: a WSGI app that every path reaches (:func:`wrap`
+        passes the legacy app; a config with ``[[apis]]`` is then refused).
+        When None, ``[[apis]]`` are mounted and other paths get websvc's 404.
     :param plugins: extra plugin objects registered for every tenant.
     :param autoload: load ``websvc`` entry-point plugins (default: unless
         ``WEBSVC_DISABLE_PLUGIN_AUTOLOAD`` is set).
@@ -164,7 +167,12 @@ class WebsvcApp:
         environ["websvc.user"] = auth.user
         responder = _Responder(start_response, cors)
         try:
-            return site.router(environ, responder)
+            result = site.router(environ, responder)
+            if responder.started:
+                return result
+            # A generator API calls start_response when first iterated: start
+            # it here, so an error before its first line still gets our 500.
+            return _prefetched(result)
         except Exception:
             log.exception("API error on %s", safe(environ.get("PATH_INFO", "")))
             if responder.started:
@@ -207,6 +215,21 @@ class _Responder:
 
 
 _UNDECIDED = Decision.refuse("no_tenant", "no plugin made a decision")
+
+
+def _prefetched(result: Iterable[bytes]) -> Iterable[bytes]:
+    """Pull the first chunk of *result* now; the WSGI iterable stays closable."""
+    iterator = iter(result)
+    try:
+        first = [next(iterator)]
+    except StopIteration:
+        first = []
+    except BaseException:
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
+        raise
+    return ClosingIterator(chain(first, iterator), getattr(result, "close", None))
 
 
 def _is_cors_header(name: str) -> bool:
@@ -268,8 +291,8 @@ def create_app(config: ConfigSource = None) -> WebsvcApp:
 def wrap(legacy_app: WSGIApplication, config: ConfigSource = None) -> WebsvcApp:
     """Put the websvc pipeline in front of an existing WSGI app.
 
-    Every path reaches *legacy_app* (unless an ``[[apis]]`` entry mounts
-    another app at it); CORS, identification and authentication apply as
-    for :func:`create_app`.
+    Every path reaches *legacy_app* (a config with ``[[apis]]`` is refused
+    here); CORS, identification and authentication apply as for
+    :func:`create_app`.
     """
     return WebsvcApp(config, fallback=legacy_app)

@@ -50,7 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--wrap",
         metavar="MODULE:APP",
-        help="put websvc in front of this WSGI app (every unmounted path reaches it)",
+        help="put websvc in front of this WSGI app (every path reaches it)",
     )
 
     check = sub.add_parser("check", help="validate a config; exit 2 with one line per problem")

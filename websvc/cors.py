@@ -126,12 +126,12 @@ def parse_request_headers(value: str) -> tuple[str, ...] | None:
         return None
     names: dict[str, None] = {}
     for item in value.split(","):
-        name = item.strip(" \t").lower()
+        name = item.strip(" \t")
         if not name:
             continue
-        if _TOKEN.fullmatch(name) is None:
+        if _TOKEN.fullmatch(name) is None:  # before lower(): "\u212a" lower-cases to "k"
             return None
-        names[name] = None
+        names[name.lower()] = None
     return tuple(names)
 
 

@@ -104,6 +104,11 @@ def build_site(
     names = set(BUILTIN_AUTHENTICATION) | hooks.authentication_names()
     config = load_config(source, authentication_names=names)
     problems: list[str] = []
+    if fallback is not None and config.apis:
+        problems.append(
+            f"{config.source}: apis: {render([a.path for a in config.apis])} is not used by "
+            "wrap(): every path reaches the wrapped app (remove [[apis]])"
+        )
     tenants: dict[str, Tenant] = {}
     for tconf in config.tenants:
         tenant_hooks = hooks
@@ -155,12 +160,13 @@ def _compile_tenant(config: Config, tconf: TenantConfig, hooks: Hooks) -> Tenant
 
 
 def _router(config: Config, fallback: WSGIApplication | None) -> WSGIApplication:
-    default = fallback if fallback is not None else not_found
+    if fallback is not None:
+        return fallback
     if not config.apis:
-        return default
+        return not_found
     mounts: dict[str, Any] = {api.path: api.app for api in config.apis if api.path != "/"}
     root = next((api.app for api in config.apis if api.path == "/"), None)
-    return DispatcherMiddleware(root or default, mounts)
+    return DispatcherMiddleware(root or not_found, mounts)
 
 
 def not_found(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
