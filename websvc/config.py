@@ -20,6 +20,7 @@ import re
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from encodings import idna
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,8 @@ _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 _LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
 _DNS_NAME = re.compile(rf"(?:{_LABEL}\.)*{_LABEL}\.?")
+#: Characters browsers keep in a domain (UTS #46 non-transitional) where IDNA 2003 maps them.
+_DEVIATION = re.compile("([\u00df\u03c2])")  # ß and final sigma ς
 
 
 class ConfigError(Exception):
@@ -216,6 +219,7 @@ class _Validator:
         self.auth_names = auth_names
         self.problems: list[str] = []
         self.warnings: list[str] = []
+        self.ruled: list[str] = []  # tenants that wrote CORS rules, valid or not
 
     def fail(self, path: str, message: str) -> None:
         self.problems.append(f"{self.label}: {path}: {message}")
@@ -237,6 +241,9 @@ class _Validator:
         return dict(value)
 
     def string(self, path: str, value: object) -> str | None:
+        if value is _MISSING:
+            self.fail(path, "missing")
+            return None
         if not isinstance(value, str):
             self.bad(path, value, "is not a string")
             return None
@@ -294,15 +301,13 @@ class _Validator:
         defaults = self.defaults(top.get("cors", {}))
         apis = self.apis(top.get("apis", []))
         tenants = self.tenants(top.get("tenants", {}), defaults)
-        if server.api_type != "advanced":
-            ruled = [t.name for t in tenants if t.cors]
-            if ruled:
-                self.bad(
-                    "server.api_type",
-                    server.api_type,
-                    f"does not allow CORS rules (tenants {', '.join(ruled)} have some);"
-                    ' use "advanced"',
-                )
+        if server.api_type != "advanced" and self.ruled:
+            self.bad(
+                "server.api_type",
+                server.api_type,
+                f"does not allow CORS rules (tenants {', '.join(self.ruled)} have some);"
+                ' use "advanced"',
+            )
         if self.problems:
             raise ConfigError(self.problems)
         return Config(self.label, server, defaults, apis, tenants, tuple(self.warnings))
@@ -320,7 +325,7 @@ class _Validator:
             self.bad("server.authentication", auth, f"is not a known authentication ({names})")
             auth = base.authentication
         status = raw.get("preflight_status", base.preflight_status)
-        if isinstance(status, bool) or status not in (200, 204):
+        if isinstance(status, bool) or not isinstance(status, int) or status not in (200, 204):
             self.bad("server.preflight_status", status, "is not 200 or 204")
             status = base.preflight_status
         reject = self.boolean(
@@ -355,7 +360,7 @@ class _Validator:
         for i, item in enumerate(value):
             path = f"apis[{i}]"
             raw = self.table(path, item, _API_KEYS)
-            if not raw:
+            if not isinstance(item, Mapping):
                 continue
             mount = self.string(f"{path}.path", raw.get("path", _MISSING))
             if mount is not None:
@@ -403,6 +408,8 @@ class _Validator:
             refs, plugins = self.plugins(f"{path}.plugins", raw.get("plugins", []))
             users = self.users(f"{path}.users", raw.get("users", []), name, users_seen)
             rules = self.rules(f"{path}.cors", raw.get("cors", []), defaults)
+            if raw.get("cors"):
+                self.ruled.append(name)
             out.append(TenantConfig(name, hosts, refs, plugins, users, rules))
         return tuple(out)
 
@@ -506,7 +513,7 @@ class _Validator:
 
     def rule(self, path: str, value: object) -> RuleConfig | None:
         raw = self.table(path, value, _RULE_KEYS)
-        if not raw:
+        if not isinstance(value, Mapping):
             return None
         before = len(self.problems)
         domain_raw = self.string(f"{path}.domain", raw.get("domain", _MISSING))
@@ -674,26 +681,28 @@ class _Validator:
         for port in value:
             if port == "*":
                 self.bad(path, port, "must be alone in the list (any port)")
-                return None
-            if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+            elif isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
                 self.bad(path, port, "is not a port (1-65535)")
-                return None
-            out.append(port)
+            else:
+                out.append(port)
+        if len(out) < len(value):
+            return None
         return sorted(set(out), key=lambda p: p or 0)
 
     def paths(self, path: str, value: object) -> tuple[str, ...] | None:
         items = self.strings(path, value, allow_empty=False)
         if items is None:
             return None
+        ok = True
         for item in items:
             star = item.find("*")
             if not item.startswith("/"):
                 self.bad(path, item, "does not start with /")
-                return None
-            if star >= 0 and (not item.endswith("/*") or star != len(item) - 1):
+                ok = False
+            elif star >= 0 and (not item.endswith("/*") or star != len(item) - 1):
                 self.bad(path, item, 'has a * that is not a trailing "/*" prefix')
-                return None
-        return tuple(dict.fromkeys(items))
+                ok = False
+        return tuple(dict.fromkeys(items)) if ok else None
 
     def methods(self, path: str, value: object) -> tuple[str, ...] | None:
         items = self.strings(path, value, allow_empty=False)
@@ -704,12 +713,11 @@ class _Validator:
             method = normalize_method(item)
             if method is None:
                 self.bad(path, item, "is not a method (an HTTP token)")
-                return None
-            if method.upper() in FORBIDDEN_METHODS:
+            elif method.upper() in FORBIDDEN_METHODS:
                 self.bad(path, item, "is a forbidden method (CONNECT, TRACE, TRACK)")
-                return None
-            out.append(method)
-        return tuple(dict.fromkeys(out))
+            else:
+                out.append(method)
+        return tuple(dict.fromkeys(out)) if len(out) == len(items) else None
 
 
 def _normalise_host(host: str) -> str | None:
@@ -722,7 +730,7 @@ def _normalise_host(host: str) -> str | None:
         except ValueError:
             return None
     try:
-        ascii_host = host.encode("idna").decode("ascii").lower()
+        ascii_host = _to_ascii(host).lower()
     except UnicodeError:
         return None
     if not _DNS_NAME.fullmatch(ascii_host):
@@ -731,6 +739,28 @@ def _normalise_host(host: str) -> str | None:
     if last.isdigit():
         return ascii_host if _is_ipv4(ascii_host) else None
     return ascii_host
+
+
+def _to_ascii(host: str) -> str:
+    """IDNA-encode *host* as browsers do (UTS #46 non-transitional); raise UnicodeError.
+
+    Python's ``idna`` codec is IDNA 2003, which maps ß to ss and final sigma to sigma, so
+    ``straße.de`` would become ``strasse.de`` while browsers send
+    ``xn--strae-oqa.de``. Labels with those characters are encoded here.
+    """
+    if not _DEVIATION.search(host):
+        return host.encode("idna").decode("ascii")
+    return ".".join(_label_to_ascii(label) for label in host.split("."))
+
+
+def _label_to_ascii(label: str) -> str:
+    if label.isascii():
+        return label  # an empty label is refused by _DNS_NAME afterwards
+    if not _DEVIATION.search(label):
+        return idna.ToASCII(label).decode("ascii")
+    parts = _DEVIATION.split(label)  # odd items are the kept characters
+    mapped = "".join(part if i % 2 else idna.nameprep(part) for i, part in enumerate(parts))
+    return "xn--" + mapped.encode("punycode").decode("ascii")
 
 
 def _is_ipv4(host: str) -> bool:
