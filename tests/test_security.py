@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 import time
 import tracemalloc
@@ -418,3 +419,29 @@ def test_secrets_and_control_characters_never_reach_a_log_line(
         assert "\r" not in message and "\n" not in message, message
     assert TOKEN not in text
     assert "INFO forged line" in text, "escaped, still readable"
+
+
+@pytest.mark.parametrize(
+    "domain", ["*.github.io", "*.co.uk", "*.com", "*.xn--fiqs8s", "https://*.herokuapp.com"]
+)
+def test_public_suffix_wildcard_with_credentials_is_refused(domain: str) -> None:
+    config = {"tenants": {"t": {"cors": [{"domain": domain, "allow_credentials": True}]}}}
+    with pytest.raises(websvc.ConfigError) as info:
+        websvc.create_app(config)
+    assert info.value.problems == [
+        f"<dict>: tenants.t.cors[0].domain: {json.dumps(domain)} covers every site under a public "
+        "suffix: refused with allow_credentials (anyone can register a name there)"
+    ]
+
+
+@pytest.mark.parametrize("domain", ["*.mydomain.co.uk", "*.me.github.io", "*.localhost"])
+def test_wildcard_below_a_public_suffix_is_fine(domain: str) -> None:
+    config = {"tenants": {"t": {"cors": [{"domain": domain, "allow_credentials": True}]}}}
+    assert websvc.load_config(config).warnings == ()
+
+
+def test_public_suffix_wildcard_without_credentials_warns() -> None:
+    config = {"tenants": {"t": {"cors": [{"domain": "*.github.io"}]}}}
+    assert websvc.load_config(config).warnings == (
+        '<dict>: tenants.t.cors[0].domain: "*.github.io" covers every site under a public suffix',
+    )

@@ -21,8 +21,11 @@ import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from encodings import idna
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
+
+from publicsuffixlist import PublicSuffixList
 
 from websvc.cors import (
     DEFAULT_PORTS,
@@ -539,6 +542,19 @@ class _Validator:
                     f"{path}.allow_credentials",
                     'must be false on the "*" domain (never * with credentials)',
                 )
+            if domain.startswith("*.") and _is_public_suffix(domain[2:]):
+                if credentials:
+                    self.bad(
+                        f"{path}.domain",
+                        domain_raw,
+                        "covers every site under a public suffix: refused with "
+                        "allow_credentials (anyone can register a name there)",
+                    )
+                else:
+                    self.warnings.append(
+                        f"{self.label}: {path}.domain: {render(domain_raw)} covers every "
+                        "site under a public suffix"
+                    )
         pairs = self.pairs(path, raw, parsed)
         paths = None
         if "paths" in raw:
@@ -761,6 +777,18 @@ def _label_to_ascii(label: str) -> str:
     parts = _DEVIATION.split(label)  # odd items are the kept characters
     mapped = "".join(part if i % 2 else idna.nameprep(part) for i, part in enumerate(parts))
     return "xn--" + mapped.encode("punycode").decode("ascii")
+
+
+@lru_cache(maxsize=1)
+def _public_suffixes() -> PublicSuffixList:
+    return PublicSuffixList()  # the list shipped with the package: no network
+
+
+def _is_public_suffix(name: str) -> bool:
+    """Whether *name* is a public suffix (ICANN or private section: co.uk, github.io)."""
+    name = name.rstrip(".")
+    # "localhost" is on the list, but *.localhost names only loopback addresses.
+    return name != "localhost" and bool(_public_suffixes().is_public(name))
 
 
 def _is_ipv4(host: str) -> bool:
