@@ -32,3 +32,11 @@ def on_reload(server: Any) -> None:
                 "websvc: config reload refused, still serving the last good config: %s",
                 " | ".join(app.reload_problems),
             )
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """With PROMETHEUS_MULTIPROC_DIR set, drop a dead worker's live gauges."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

@@ -174,7 +174,7 @@ def _explain(capsys: pytest.CaptureFixture[str], path: Path, *extra: str) -> tup
                      ["rule: tenants.acme.cors[0]", "REFUSED by websvc.plugins.cors_rules: method: "
                       "method PATCH is not in tenants.acme.cors[0].methods"], id="method"),
         pytest.param(["--origin", "https://mydomain.com", "--method", "GET", "--header", "X-Other"],
-                     ["REFUSED by websvc.plugins.cors_rules: header: header x-other is not in "
+                     ["REFUSED by websvc.plugins.cors_rules: header:x-other: header x-other is not in "
                       "tenants.acme.cors[0].request_headers"], id="header"),
         pytest.param(["--origin", "https://mydomain.com", "--method", "GET", "--path", "/elsewhere"],
                      ["REFUSED by websvc.plugins.cors_rules: path"], id="path"),

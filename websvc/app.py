@@ -16,9 +16,11 @@ loses any ``Access-Control-*`` header the API set itself.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from itertools import chain
+from time import perf_counter
 from typing import TYPE_CHECKING
 
 from werkzeug.wsgi import ClosingIterator
@@ -33,6 +35,8 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
     from websvc.manager import Hooks
+    from websvc.metrics import Metrics
+    from websvc.registry import Tenant
 
 log = logging.getLogger("websvc")
 
@@ -70,6 +74,7 @@ class WebsvcApp:
         self.fallback = fallback
         self.plugins = tuple(plugins)
         self.autoload = autoload
+        self.metrics: Metrics | None = None
         self.site: Site = self._build(config)
         #: The problems of the last refused reload (empty after a good one).
         self.reload_problems: tuple[str, ...] = ()
@@ -101,6 +106,15 @@ class WebsvcApp:
         return True
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        metrics = self.metrics
+        if metrics is None:
+            return self._handle(environ, start_response, None)
+        return self._measured(metrics, environ, start_response)
+
+    def _handle(
+        self, environ: WSGIEnvironment, start_response: StartResponse, note: _Note | None
+    ) -> Iterable[bytes]:
+        """The pipeline; *note* (metrics on) receives what happened."""
         site = self.site
         hooks = site.hooks
         identity = hooks.identify_tenant(environ, site)
@@ -108,44 +122,64 @@ class WebsvcApp:
         if identity is not None:
             tenant = identity.tenant
             hooks = tenant.hooks
+            if note is not None:
+                note.tenant = tenant.name
         origin = environ.get("HTTP_ORIGIN")
         if origin is None:
             return self._serve(
-                site, hooks, identity, environ, start_response, _NO_HEADERS, "Origin"
+                site, hooks, identity, environ, start_response, _NO_HEADERS, "Origin", note
             )
         request = CorsRequest.from_environ(environ, origin)
         decision = hooks.lookup_rule(request, tenant, site) or _UNDECIDED
         headers: list[tuple[str, str]] = []
         hooks.emit_headers(request, decision, headers)
-        if request.preflight:
-            status = site.server.preflight_status
-            if (
-                not decision.allowed
-                and site.server.reject_disallowed
-                and not _same_origin(environ, origin)
-            ):
-                status = 403
+        if note is not None:
+            note.cors(request.preflight, decision)
+        reject = False
+        if not decision.allowed:
+            if log.isEnabledFor(logging.INFO):
+                _log_refusal(site, tenant, request, decision)
+            if site.server.debug_header:
+                headers.append(("X-Websvc-Cors-Reason", decision.reason))
+            if site.server.reject_disallowed and not _same_origin(environ, origin):
+                reject = True
                 headers = [h for h in headers if not _is_cors_header(h[0])]
+        if request.preflight:
+            status = 403 if reject else site.server.preflight_status
             headers.append(("Vary", VARY_PREFLIGHT))
             if status != 204:
                 headers.append(("Content-Length", "0"))
             start_response(_STATUS[status], headers)
             return _EMPTY
-        if (
-            not decision.allowed
-            and site.server.reject_disallowed
-            and not _same_origin(environ, origin)
-        ):
-            headers = [h for h in headers if not _is_cors_header(h[0])]
+        if reject:
             return _plain(start_response, "403 Forbidden", _FORBIDDEN_BODY, headers, "Origin")
-        return self._serve(site, hooks, identity, environ, start_response, headers, "Origin")
+        return self._serve(site, hooks, identity, environ, start_response, headers, "Origin", note)
 
     # -- private ------------------------------------------------------------
 
     def _build(self, config: ConfigSource) -> Site:
-        return build_site(
+        site = build_site(
             config, fallback=self.fallback, plugins=self.plugins, autoload=self.autoload
         )
+        if site.server.metrics_path is not None and getattr(self, "metrics", None) is None:
+            from websvc.metrics import Metrics
+
+            self.metrics = Metrics()  # kept across reloads: counters never reset
+        return site
+
+    def _measured(
+        self, metrics: Metrics, environ: WSGIEnvironment, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        server = self.site.server
+        if server.metrics_path is not None and environ.get("PATH_INFO") == server.metrics_path:
+            return metrics.serve(environ, start_response, server.metrics_token_sha256)
+        started = perf_counter()
+        note = _Note()
+        result = self._handle(environ, start_response, note)
+        if note.auth_failed:
+            metrics.auth_failure(note.tenant)
+        metrics.count(note.tenant, note.kind, note.outcome, note.reason, perf_counter() - started)
+        return result
 
     def _serve(
         self,
@@ -156,10 +190,13 @@ class WebsvcApp:
         start_response: StartResponse,
         cors: tuple[tuple[str, str], ...] | list[tuple[str, str]],
         vary: str,
+        note: _Note | None,
     ) -> Iterable[bytes]:
         """Authenticate a normal request and pass it to the API."""
         auth = hooks.authenticate(environ, identity, site) or _NO_AUTH
         if not auth.ok:
+            if note is not None:
+                note.auth_failed = True
             headers = [*cors, ("WWW-Authenticate", auth.challenge)]
             return _plain(start_response, "401 Unauthorized", _UNAUTHORIZED_BODY, headers, vary)
         if identity is not None:
@@ -180,6 +217,53 @@ class WebsvcApp:
             return _plain(
                 start_response, "500 Internal Server Error", _ERROR_BODY, list(cors), vary
             )
+
+
+class _Note:
+    """What one request did, for metrics (only built when metrics are on)."""
+
+    __slots__ = ("auth_failed", "kind", "outcome", "reason", "tenant")
+
+    def __init__(self) -> None:
+        self.kind = "plain"  # no Origin
+        self.outcome = "none"
+        self.reason = ""
+        self.tenant = ""
+        self.auth_failed = False
+
+    def cors(self, preflight: bool, decision: Decision) -> None:
+        self.kind = "preflight" if preflight else "normal"
+        self.outcome = "allowed" if decision.allowed else "refused"
+        self.reason = "" if decision.allowed else decision.reason
+
+
+def _log_refusal(
+    site: Site, tenant: Tenant | None, request: CorsRequest, decision: Decision
+) -> None:
+    """One INFO line per refused CORS request: tenant, origin, reason (escaped)."""
+    fields = {
+        "event": "cors_refused",
+        "tenant": tenant.name if tenant is not None else None,
+        "origin": safe(request.origin),
+        "kind": "preflight" if request.preflight else "normal",
+        "method": safe(request.method or ""),
+        "path": safe(request.path),
+        "reason": decision.reason,
+        "detail": safe(decision.detail),
+    }
+    if site.server.log_format == "json":
+        log.info("%s", json.dumps(fields, ensure_ascii=True, separators=(",", ":")))
+    else:
+        log.info(
+            "cors refused: tenant=%s origin=%s %s %s %s reason=%s (%s)",
+            fields["tenant"] or "-",
+            fields["origin"],
+            fields["kind"],
+            fields["method"],
+            fields["path"],
+            fields["reason"],
+            fields["detail"],
+        )
 
 
 class _Responder:

@@ -69,6 +69,10 @@ class ServerConfig:
     authentication: str = "none"
     preflight_status: int = 200
     reject_disallowed: bool = False
+    log_format: str = "text"
+    debug_header: bool = False
+    metrics_path: str | None = None
+    metrics_token_sha256: bytes | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +191,18 @@ def render(value: object) -> str:
 # -- private helpers -------------------------------------------------------
 
 _TOP_KEYS = ("server", "cors", "apis", "tenants")
-_SERVER_KEYS = ("api_type", "authentication", "preflight_status", "reject_disallowed")
+_SERVER_KEYS = (
+    "api_type",
+    "authentication",
+    "preflight_status",
+    "reject_disallowed",
+    "log_format",
+    "debug_header",
+    "metrics_path",
+    "metrics_token_sha256",
+    "metrics_token",
+)
+LOG_FORMATS = ("text", "json")
 _DEFAULTS_KEYS = ("request_headers", "expose_headers")
 _TENANT_KEYS = ("hosts", "plugins", "users", "cors")
 _USER_KEYS = ("name", "token_sha256", "token")
@@ -334,7 +349,24 @@ class _Validator:
         reject = self.boolean(
             "server.reject_disallowed", raw.get("reject_disallowed", _MISSING), False
         )
-        return ServerConfig(api_type, auth, status, reject)
+        log_format = raw.get("log_format", base.log_format)
+        if log_format not in LOG_FORMATS:
+            self.bad("server.log_format", log_format, 'is not "text" or "json"')
+            log_format = base.log_format
+        debug = self.boolean("server.debug_header", raw.get("debug_header", _MISSING), False)
+        metrics_path, metrics_token = None, None
+        if "metrics_path" in raw:
+            metrics_path = self.string("server.metrics_path", raw["metrics_path"])
+            if metrics_path is not None and (
+                not metrics_path.startswith("/") or "*" in metrics_path or "?" in metrics_path
+            ):
+                self.bad("server.metrics_path", metrics_path, "is not a path like /metrics")
+            metrics_token = self.token("server", raw, "metrics_token")
+        elif "metrics_token_sha256" in raw or "metrics_token" in raw:
+            self.fail("server.metrics_path", "missing (a metrics token is set without it)")
+        return ServerConfig(
+            api_type, auth, status, reject, log_format, debug, metrics_path, metrics_token
+        )
 
     def defaults(self, value: object) -> CorsDefaults:
         cors = self.table("cors", value, ("defaults",))
@@ -471,27 +503,29 @@ class _Validator:
                 out.append(UserConfig(name, tenant, digest))
         return tuple(out)
 
-    def token(self, path: str, raw: dict[str, Any]) -> bytes | None:
-        if "token_sha256" in raw and "token" in raw:
-            self.fail(f"{path}.token", "set together with token_sha256 (keep only token_sha256)")
+    def token(self, path: str, raw: dict[str, Any], key: str = "token") -> bytes | None:
+        """Read ``KEY_sha256`` (or a plain ``KEY``, with a warning) as a digest."""
+        hashed = f"{key}_sha256"
+        if hashed in raw and key in raw:
+            self.fail(f"{path}.{key}", f"set together with {hashed} (keep only {hashed})")
             return None
-        if "token_sha256" in raw:
-            value = raw["token_sha256"]
+        if hashed in raw:
+            value = raw[hashed]
             if not isinstance(value, str) or not _HEX64.fullmatch(value):
-                self.fail(f"{path}.token_sha256", "is not 64 hex digits (the sha256 of the token)")
+                self.fail(f"{path}.{hashed}", "is not 64 hex digits (the sha256 of the token)")
                 return None
             return bytes.fromhex(value)
-        if "token" in raw:
-            value = raw["token"]
+        if key in raw:
+            value = raw[key]
             if not isinstance(value, str) or not value or _CONTROL.search(value):
-                self.fail(f"{path}.token", "is not a non-empty string without control characters")
+                self.fail(f"{path}.{key}", "is not a non-empty string without control characters")
                 return None
             self.warnings.append(
-                f"{self.label}: {path}.token: plain token in the config; "
-                "store token_sha256 instead (websvc token prints it)"
+                f"{self.label}: {path}.{key}: plain token in the config; "
+                f"store {hashed} instead (websvc token prints it)"
             )
             return hashlib.sha256(value.encode("utf-8")).digest()
-        self.fail(f"{path}.token_sha256", "missing (each user needs token_sha256)")
+        self.fail(f"{path}.{hashed}", f"missing (websvc token prints a {hashed} line)")
         return None
 
     def rules(self, path: str, value: object, defaults: CorsDefaults) -> tuple[RuleConfig, ...]:

@@ -41,9 +41,11 @@ MAX_REQUEST_HEADERS_LENGTH = 8192
 MAX_ORIGIN_LENGTH = 2048
 
 #: Reason codes of a decision; ``"allowed"`` is the only one that allows.
+#: A refused request header is reported as ``header:<name>`` (the name
+#: lower-cased, a valid token); ``header`` alone means the
+#: Access-Control-Request-Headers value itself was malformed or too long.
 REASONS = (
     "allowed",
-    "no_origin",
     "no_tenant",
     "origin_invalid",
     "origin_not_listed",
@@ -252,7 +254,10 @@ def check_rule(rule: CompiledRule, request: CorsRequest) -> Decision:
     for name in requested:
         if not rule.header_allowed(name):
             return Decision(
-                False, "header", rule, f"header {name} is not in {rule.label}.request_headers"
+                False,
+                f"header:{name}",
+                rule,
+                f"header {name} is not in {rule.label}.request_headers",
             )
     return Decision(True, "allowed", rule)
 

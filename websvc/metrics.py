@@ -1,0 +1,108 @@
+"""Prometheus metrics (opt-in with ``[server] metrics_path``).
+
+Counters by tenant and outcome and a latency histogram, exposed in the
+Prometheus text format at ``metrics_path`` to requests that carry
+``Authorization: Bearer <metrics token>``. Under gunicorn, set
+``PROMETHEUS_MULTIPROC_DIR`` to an empty directory before starting it: every
+worker then writes its figures there and a scrape, whichever worker answers
+it, adds them up (prometheus-client's multiprocess mode).
+
+Nothing here runs when metrics are off: the app checks one attribute.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+#: Latency buckets in seconds: websvc answers preflights in microseconds.
+BUCKETS = (0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5, 2.5)
+
+
+class Metrics:
+    """The counters and histogram of one app (kept across config reloads)."""
+
+    def __init__(self) -> None:
+        self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+        # One registry per app; in multiprocess mode values live in files and
+        # are collected at scrape time instead.
+        self.registry = CollectorRegistry()
+        owner = None if self.multiprocess else self.registry
+        self.requests = Counter(
+            "websvc_requests",
+            "Requests by tenant, kind (preflight, normal, plain) and CORS outcome.",
+            ["tenant", "kind", "outcome", "reason"],
+            registry=owner,
+        )
+        self.auth_failures = Counter(
+            "websvc_auth_failures",
+            "Normal requests refused by authentication (401), by tenant.",
+            ["tenant"],
+            registry=owner,
+        )
+        self.latency = Histogram(
+            "websvc_request_duration_seconds",
+            "Time websvc spends on a request until the response starts (API time included).",
+            ["kind"],
+            buckets=BUCKETS,
+            registry=owner,
+        )
+
+    def count(self, tenant: str, kind: str, outcome: str, reason: str, seconds: float) -> None:
+        """Record one request; *reason* is a reason code (its class is the label)."""
+        self.requests.labels(tenant, kind, outcome, reason.partition(":")[0]).inc()
+        self.latency.labels(kind).observe(seconds)
+
+    def auth_failure(self, tenant: str) -> None:
+        self.auth_failures.labels(tenant).inc()
+
+    def exposition(self) -> bytes:
+        """The current figures in the Prometheus text format."""
+        if self.multiprocess:
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            return generate_latest(registry)
+        return generate_latest(self.registry)
+
+    def serve(
+        self, environ: WSGIEnvironment, start_response: StartResponse, token_sha256: bytes | None
+    ) -> Iterable[bytes]:
+        """Answer a scrape: 401 without the metrics token, else the figures."""
+        header = environ.get("HTTP_AUTHORIZATION", "")
+        scheme, _, token = header.partition(" ")
+        digest = hashlib.sha256(token.strip().encode("utf-8", "surrogateescape")).digest()
+        if (
+            token_sha256 is None
+            or scheme.lower() != "bearer"
+            or not hmac.compare_digest(digest, token_sha256)
+        ):
+            body = b"401 Unauthorized: the metrics token is required\n"
+            start_response(
+                "401 Unauthorized",
+                [
+                    ("WWW-Authenticate", 'Bearer realm="websvc metrics"'),
+                    ("Content-Type", "text/plain; charset=utf-8"),
+                    ("Content-Length", str(len(body))),
+                ],
+            )
+            return [body]
+        data = self.exposition()
+        start_response(
+            "200 OK", [("Content-Type", CONTENT_TYPE_LATEST), ("Content-Length", str(len(data)))]
+        )
+        return [data]
