@@ -26,7 +26,7 @@ def websvc_identify_tenant(environ: WSGIEnvironment, site: Site) -> Identity | N
     if site.hosts:
         host = environ.get("HTTP_HOST")
         if host:
-            tenant = site.hosts.get(_host_name(host))
+            tenant = site.hosts.get(host) or site.hosts.get(_host_name(host))
             if tenant is not None:
                 return Identity(tenant, "host")
     if site.only is not None:

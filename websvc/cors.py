@@ -117,12 +117,15 @@ def normalize_method(value: str) -> str | None:
     return upper if upper in NORMALISED_METHODS else value
 
 
+@lru_cache(maxsize=256)
 def parse_request_headers(value: str) -> tuple[str, ...] | None:
     """Split ``Access-Control-Request-Headers`` into lower-cased unique names.
 
     Items are separated by commas with optional whitespace; empty items are
     ignored; order of first appearance is kept. Returns None when the value
-    is too long or an item is not a header name. Linear in the input.
+    is too long or an item is not a header name. Linear in the input;
+    browsers send few distinct values, so recent answers are cached
+    (bounded: 256 entries of at most 8 KiB).
     """
     if len(value) > MAX_REQUEST_HEADERS_LENGTH:
         return None

@@ -17,7 +17,7 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -77,7 +77,18 @@ def extend_plugin_manager(
 
 
 class Hooks:
-    """Typed, pre-resolved access to the hooks of one plugin manager."""
+    """Typed, pre-resolved access to the hooks of one plugin manager.
+
+    Each hook is an attribute holding a plain callable: the sole
+    implementation itself when only one plugin implements the hook (the
+    common case: a default), or a small loop with pluggy's semantics over
+    the implementations in pluggy's call order.
+    """
+
+    identify_tenant: Callable[[WSGIEnvironment, Site], Identity | None]
+    authenticate: Callable[[WSGIEnvironment, Identity | None, Site], AuthResult | None]
+    lookup_rule: Callable[[CorsRequest, Tenant | None, Site], Decision | None]
+    emit_headers: Callable[[CorsRequest, Decision, list[tuple[str, str]]], None]
 
     def __init__(self, pm: pluggy.PluginManager) -> None:
         self.pm = pm
@@ -85,29 +96,10 @@ class Hooks:
 
     def refresh(self) -> None:
         """Re-resolve every hook's implementations (after (un)registering)."""
-        self._identify = self._resolve("websvc_identify_tenant")
-        self._authenticate = self._resolve("websvc_authenticate")
-        self._lookup = self._resolve("websvc_lookup_rule")
-        self._emit = self._resolve("websvc_emit_headers")
-
-    def identify_tenant(self, environ: WSGIEnvironment, site: Site) -> Identity | None:
-        return cast("Identity | None", _first(self._identify, (environ, site)))
-
-    def authenticate(
-        self, environ: WSGIEnvironment, identity: Identity | None, site: Site
-    ) -> AuthResult | None:
-        return cast("AuthResult | None", _first(self._authenticate, (environ, identity, site)))
-
-    def lookup_rule(
-        self, request: CorsRequest, tenant: Tenant | None, site: Site
-    ) -> Decision | None:
-        return cast("Decision | None", _first(self._lookup, (request, tenant, site)))
-
-    def emit_headers(
-        self, request: CorsRequest, decision: Decision, headers: list[tuple[str, str]]
-    ) -> None:
-        for _, impl in self._emit:
-            impl(request, decision, headers)
+        self.identify_tenant = _firstresult(self._resolve("websvc_identify_tenant"))
+        self.authenticate = _firstresult(self._resolve("websvc_authenticate"))
+        self.lookup_rule = _firstresult(self._resolve("websvc_lookup_rule"))
+        self.emit_headers = _every(self._resolve("websvc_emit_headers"))
 
     def authentication_names(self) -> set[str]:
         names: set[str] = set()
@@ -138,12 +130,33 @@ class Hooks:
         ]
 
 
-def _first(impls: list[tuple[str, _Impl]], args: tuple[object, ...]) -> object:
-    for _, impl in impls:
-        result = impl(*args)
-        if result is not None:
-            return result
-    return None
+def _firstresult(impls: list[tuple[str, _Impl]]) -> Any:
+    """One callable with firstresult semantics over *impls*."""
+    if len(impls) == 1:
+        return impls[0][1]
+    functions = tuple(impl for _, impl in impls)
+
+    def first(*args: object) -> object:
+        for impl in functions:
+            result = impl(*args)
+            if result is not None:
+                return result
+        return None
+
+    return first
+
+
+def _every(impls: list[tuple[str, _Impl]]) -> Any:
+    """One callable that calls each of *impls* (results are not used)."""
+    if len(impls) == 1:
+        return impls[0][1]
+    functions = tuple(impl for _, impl in impls)
+
+    def every(*args: object) -> None:
+        for impl in functions:
+            impl(*args)
+
+    return every
 
 
 def _adapt(function: _Impl, wanted: tuple[str, ...], spec: tuple[str, ...]) -> _Impl:
