@@ -26,6 +26,7 @@ from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 import websvc
 from websvc.cors import (
+    MAX_REQUEST_HEADER_ITEMS,
     MAX_REQUEST_HEADERS_LENGTH,
     VARY_PREFLIGHT,
     normalize_method,
@@ -260,10 +261,13 @@ def test_parse_request_headers_output_is_safe_to_echo(value: str) -> None:
 
 
 def test_parse_request_headers_refuses_over_long_values() -> None:
-    at_limit = ("a," * MAX_REQUEST_HEADERS_LENGTH)[:MAX_REQUEST_HEADERS_LENGTH]
-    assert parse_request_headers(at_limit) == ("a",)
-    assert parse_request_headers(at_limit + "b") is None
+    at_limit = "a," + " " * (MAX_REQUEST_HEADERS_LENGTH - 3) + "b"
+    assert parse_request_headers(at_limit) == ("a", "b")
+    assert parse_request_headers(at_limit + "c") is None
     assert parse_request_headers("x" * 1_000_000) is None
+    most_items = ",".join(["a"] * MAX_REQUEST_HEADER_ITEMS)
+    assert parse_request_headers(most_items) == ("a",)
+    assert parse_request_headers(most_items + ",") is None, "empty items count too"
 
 
 def test_parse_request_headers_is_fast_on_comma_stuffed_values() -> None:

@@ -37,6 +37,9 @@ LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]"})
 
 #: ``Access-Control-Request-Headers`` longer than this is refused unread.
 MAX_REQUEST_HEADERS_LENGTH = 8192
+#: ``Access-Control-Request-Headers`` with more comma-separated items than
+#: this (empty ones included) is refused unread; browsers send a handful.
+MAX_REQUEST_HEADER_ITEMS = 256
 #: An Origin longer than this is not a valid origin (no browser sends one).
 MAX_ORIGIN_LENGTH = 2048
 
@@ -123,11 +126,12 @@ def parse_request_headers(value: str) -> tuple[str, ...] | None:
 
     Items are separated by commas with optional whitespace; empty items are
     ignored; order of first appearance is kept. Returns None when the value
-    is too long or an item is not a header name. Linear in the input;
+    is too long, has more than :data:`MAX_REQUEST_HEADER_ITEMS` items (empty
+    ones included), or an item is not a header name. Linear in the input;
     browsers send few distinct values, so recent answers are cached
     (bounded: 256 entries of at most 8 KiB).
     """
-    if len(value) > MAX_REQUEST_HEADERS_LENGTH:
+    if len(value) > MAX_REQUEST_HEADERS_LENGTH or value.count(",") >= MAX_REQUEST_HEADER_ITEMS:
         return None
     names: dict[str, None] = {}
     for item in value.split(","):
