@@ -1,7 +1,7 @@
-"""The ``websvc`` command line: serve, check, explain, token.
+"""The ``websvc`` command line: serve, check, explain, token, import-boomi.
 
 Exit codes: 0 success (``explain``: allowed), 1 ``explain`` refused,
-2 a bad config or bad arguments.
+2 a bad config or bad arguments (``import-boomi``: a Boomi object it refuses).
 """
 
 from __future__ import annotations
@@ -31,7 +31,14 @@ DEFAULT_PORT = 8080
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    handler = {"serve": _serve, "check": _check, "explain": _explain, "token": _token}
+    handler = {
+        "serve": _serve,
+        "check": _check,
+        "explain": _explain,
+        "token": _token,
+        "import-boomi": _import_boomi,
+        "demo": _demo,
+    }
     return handler[args.command](args)
 
 
@@ -70,6 +77,17 @@ def _parser() -> argparse.ArgumentParser:
     token = sub.add_parser("token", help="mint a random token and print its config lines")
     token.add_argument("--tenant", default="NAME", help="tenant the user belongs to")
     token.add_argument("--user", default="USER", help="user name")
+
+    boomi = sub.add_parser(
+        "import-boomi",
+        help="convert a Boomi SharedWebServer (JSON) into a websvc config on stdout",
+    )
+    boomi.add_argument("file", metavar="FILE", help="the SharedWebServer object, as JSON")
+    boomi.add_argument("--tenant", required=True, help="tenant the CORS rules belong to")
+
+    demo = sub.add_parser("demo", help="serve the demo API and the in-browser CORS playground")
+    demo.add_argument("--api-port", type=int, default=8080, help="demo API port (default 8080)")
+    demo.add_argument("--page-port", type=int, default=8081, help="playground port (default 8081)")
     return parser
 
 
@@ -186,6 +204,25 @@ def _token(args: argparse.Namespace) -> int:
     print(f"[[tenants.{args.tenant}.users]]")
     print(f'name = "{args.user}"')
     print(f'token_sha256 = "{digest}"')
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from websvc.playground import run_demo
+
+    return run_demo(DEFAULT_HOST, args.api_port, args.page_port)
+
+
+def _import_boomi(args: argparse.Namespace) -> int:
+    from websvc.boomi import BoomiImportError, convert, read_json
+
+    try:
+        text = convert(read_json(args.file), tenant=args.tenant, source=args.file)
+    except BoomiImportError as exc:
+        for problem in exc.problems:
+            print(problem)
+        return 2
+    sys.stdout.write(text)
     return 0
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 import pytest
 
@@ -24,8 +25,22 @@ def path(request: pytest.FixtureRequest) -> str:
 
 
 def _logged(stack: Stack, method: str, path: str, status: int, config: str = "main") -> int:
+    """How many such requests the server logged, once its log has settled.
+
+    A server writes its access line after the response is on its way, so
+    the page can see the answer a moment before the line exists: wait until
+    the count has not changed for a short while (5 s at most).
+    """
     line = re.compile(rf'"{method} {re.escape(path)}[? ][^"]*" {status}\b')
-    return len(line.findall(stack.servers[config].log))
+    deadline = time.monotonic() + 5
+    count, stable_since = -1, time.monotonic()
+    while True:
+        now = len(line.findall(stack.servers[config].log))
+        if now != count:
+            count, stable_since = now, time.monotonic()
+        elif time.monotonic() - stable_since > 0.3 or time.monotonic() > deadline:
+            return count
+        time.sleep(0.02)
 
 
 def test_allowed_put_with_allowed_custom_header(stack: Stack, path: str) -> None:
