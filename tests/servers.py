@@ -74,7 +74,9 @@ class Server:
         log = self.log
         return log.count(text) if isinstance(text, str) else len(text.findall(log))
 
-    def wait_for_log(self, text: str | re.Pattern[str], count: int = 1, timeout: float = 20) -> None:
+    def wait_for_log(
+        self, text: str | re.Pattern[str], count: int = 1, timeout: float = 20
+    ) -> None:
         deadline = time.monotonic() + timeout
         while self.count(text) < count:
             if time.monotonic() > deadline:

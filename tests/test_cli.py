@@ -274,3 +274,23 @@ def test_serve_demo_answers_a_preflight(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_explain_names_a_tenant_plugin_and_the_same_origin_exemption(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _write(
+        tmp_path,
+        GOOD.replace('[tenants.acme]\nhosts = ["acme.test"]', '[tenants.acme]\nhosts = ["acme.test"]\nplugins = ["tests.test_manager:override"]')
+        .replace('[server]\n', "[server]\nreject_disallowed = true\n"),
+    )  # fmt: skip
+    code, out = _explain(
+        capsys, path, "--host", "acme.test", "--origin", "https://mydomain.com", "--method", "GET"
+    )
+    assert code == 1
+    assert "decision: REFUSED by tests.test_manager:override: origin_not_listed" in out
+    assert "response: 403" in out
+    code, out = _explain(
+        capsys, path, "--host", "acme.test", "--origin", "http://acme.test", "--method", "GET"
+    )
+    assert "response: 200" in out, "same-origin requests are never rejected"

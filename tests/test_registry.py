@@ -92,3 +92,14 @@ def test_wrap_refuses_apis() -> None:
         '<dict>: apis: ["/ws/rest"] is not used by wrap(): every path reaches the wrapped app '
         "(remove [[apis]])"
     ]
+
+
+def test_wrap_without_config_uses_the_demo_rules_without_its_apis() -> None:
+    app = websvc.wrap(_generator_ok)
+    assert app.site.config.source == "<demo>" and app.site.config.apis == ()
+    response = Client(app).get(
+        "/anything",
+        headers={"Origin": "http://localhost:5173", "Authorization": "Basic ZGVtbzpkZW1vLXRva2Vu"},
+    )
+    assert response.get_data() == b"one two"
+    assert response.headers["Access-Control-Allow-Origin"] == "http://localhost:5173"

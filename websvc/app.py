@@ -141,7 +141,7 @@ class WebsvcApp:
                 _log_refusal(site, tenant, request, decision)
             if site.server.debug_header:
                 headers.append(("X-Websvc-Cors-Reason", decision.reason))
-            if site.server.reject_disallowed and not _same_origin(environ, origin):
+            if site.server.reject_disallowed and not same_origin(environ, origin):
                 reject = True
                 headers = [h for h in headers if not _is_cors_header(h[0])]
         if request.preflight:
@@ -331,7 +331,7 @@ def _merge_vary(values: list[str]) -> str:
     return ", ".join(dict.fromkeys(tokens))
 
 
-def _same_origin(environ: WSGIEnvironment, origin: str) -> bool:
+def same_origin(environ: WSGIEnvironment, origin: str) -> bool:
     """Whether *origin* is the request's own scheme and Host (so not CORS)."""
     parsed = parse_origin(origin)
     host = environ.get("HTTP_HOST")

@@ -139,6 +139,7 @@ def load_config(
     source: ConfigSource,
     *,
     authentication_names: Iterable[str] = BUILTIN_AUTHENTICATION,
+    demo_apis: bool = True,
 ) -> Config:
     """Read and validate *source*: a TOML path, a dict, or None for the demo.
 
@@ -149,6 +150,8 @@ def load_config(
         from websvc.demo import DEMO_CONFIG
 
         label, data = "<demo>", dict(DEMO_CONFIG)
+        if not demo_apis:
+            del data["apis"]
     elif isinstance(source, Mapping):
         label, data = "<dict>", dict(source)
     else:

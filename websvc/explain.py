@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from werkzeug.test import EnvironBuilder
 
+from websvc.app import same_origin
 from websvc.cors import VARY_PREFLIGHT, CompiledRule, CorsRequest, Decision
 from websvc.registry import Identity, Site
 
@@ -113,7 +114,7 @@ def explain(
     out: list[tuple[str, str]] = []
     hooks.emit_headers(request, decision, out)
     status = site.server.preflight_status
-    if not decision.allowed and site.server.reject_disallowed:
+    if not decision.allowed and site.server.reject_disallowed and not same_origin(environ, origin):
         status = 403
     out.append(("Vary", VARY_PREFLIGHT))
     return Explanation(

@@ -62,16 +62,20 @@ def get_plugin_manager(
 
 
 def extend_plugin_manager(
-    base: pluggy.PluginManager, plugins: Iterable[object]
+    base: pluggy.PluginManager, plugins: Iterable[tuple[str, object]]
 ) -> pluggy.PluginManager:
-    """A new manager with every plugin of *base*, then *plugins* (a tenant's)."""
+    """A new manager with every plugin of *base*, then *plugins* (a tenant's).
+
+    *plugins* are ``(name, plugin)`` pairs; the name (the config's
+    ``module:attribute``) is what ``websvc explain`` reports as the decider.
+    """
     pm = pluggy.PluginManager("websvc")
     pm.add_hookspecs(hookspecs)
     for name, plugin in base.list_name_plugin():
         if plugin is not None:
             pm.register(plugin, name=name)
-    for plugin in plugins:
-        pm.register(plugin)
+    for name, plugin in plugins:
+        pm.register(plugin, name=name)
     pm.check_pending()
     return pm
 

@@ -102,7 +102,8 @@ def build_site(
     pm = get_plugin_manager(plugins, autoload=autoload)
     hooks = Hooks(pm)
     names = set(BUILTIN_AUTHENTICATION) | hooks.authentication_names()
-    config = load_config(source, authentication_names=names)
+    # A wrapped app gets every path, so the demo's [[apis]] are left out there.
+    config = load_config(source, authentication_names=names, demo_apis=fallback is None)
     problems: list[str] = []
     if fallback is not None and config.apis:
         problems.append(
@@ -114,7 +115,8 @@ def build_site(
         tenant_hooks = hooks
         if tconf.plugins:
             try:
-                tenant_hooks = Hooks(extend_plugin_manager(pm, tconf.plugins))
+                named = zip(tconf.plugin_refs, tconf.plugins, strict=True)
+                tenant_hooks = Hooks(extend_plugin_manager(pm, named))
             except (pluggy.PluginValidationError, ValueError) as exc:
                 problems.append(
                     f"{config.source}: tenants.{tconf.name}.plugins: "

@@ -1,0 +1,559 @@
+"""websvc benchmark harness: ``python bench/run.py [--quick] [--json PATH] [--no-wrk]``.
+
+Run with the project venv from the repository root (see bench/README.md).
+Everything runs in this one process, once: the in-process subjects are
+timed interleaved (round-robin, N rounds, median µs/request), then the
+scaling configs, config compilation, and, unless ``--no-wrk``, gunicorn
+under wrk on 127.0.0.1. Progress goes to stderr; the table to stdout.
+
+``--profile`` instead prints a cProfile summary of websvc's allowed
+preflight path (and of an allowed normal GET) and exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gc
+import io
+import json
+import os
+import platform
+import pstats
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+# Results must not depend on which websvc plugins happen to be installed.
+os.environ.setdefault("WEBSVC_DISABLE_PLUGIN_AUTOLOAD", "1")
+
+from bench import load, scenarios  # noqa: E402
+from bench.apps import raw, werkzeug_hello  # noqa: E402
+from bench.scenarios import Subject  # noqa: E402
+from websvc import create_app, wrap  # noqa: E402
+
+# -- targets ----------------------------------------------------------------
+
+
+@dataclass
+class Target:
+    """A pass/fail rule on a row: ``ratio <= x``, ``ratio >= x``, ``delta <= x`` or ``value <= x``."""
+
+    kind: str
+    limit: float
+    text: str
+
+    def check(self, row: Row) -> bool:
+        if self.kind == "ratio<=":
+            return row.ratio is not None and row.ratio <= self.limit
+        if self.kind == "ratio>=":
+            return row.ratio is not None and row.ratio >= self.limit
+        if self.kind == "delta<=":
+            return row.delta is not None and row.delta <= self.limit
+        if self.kind == "value<=":
+            return row.value <= self.limit
+        raise ValueError(self.kind)
+
+
+PREFLIGHT_VS_MINIMAL = Target("ratio<=", 3.0, "≤ 3x minimal")
+FLASK_PREFLIGHT = Target("ratio>=", 50.0, "≥ 50x websvc")
+GET_OVERHEAD = Target("delta<=", 3.0, "≤ +3 µs over raw")
+SCALE_LOOKUP = Target("ratio<=", 1.1, "≤ 1.1x 1-origin")
+COMPILE_SECONDS = Target("value<=", 3.0, "≤ 3 s")
+COMPILE_MB = Target("value<=", 150.0, "≤ 150 MB")
+THROUGHPUT = Target("ratio>=", 0.95, "≥ 0.95x raw")
+THROUGHPUT_CPU = Target("ratio<=", 1 / 0.95, "≤ 1.053x raw (=0.95x)")
+
+
+@dataclass
+class Row:
+    section: str
+    subject: str
+    value: float
+    unit: str
+    baseline: str = ""
+    ratio: float | None = None
+    delta: float | None = None  # value - baseline value (µs), paired per round
+    target: str = ""
+    result: str = ""  # PASS, MISS or ""
+    note: str = ""
+
+
+def evaluate(row: Row, target: Target | None) -> Row:
+    if target is not None:
+        row.target = target.text
+        row.result = "PASS" if target.check(row) else "MISS"
+    return row
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# -- in-process subjects ----------------------------------------------------
+
+
+def core_subjects() -> tuple[list[Subject], str | None]:
+    """Every in-process subject of the main comparison; the second item says why Flask is absent."""
+    minimal = scenarios.minimal_app()
+    app = create_app(scenarios.main_config())
+    wrapped = wrap(raw, scenarios.main_config(apis=False))
+    app_noauth = create_app(scenarios.main_config(authentication="none"))
+    wrapped_noauth = wrap(raw, scenarios.main_config(authentication="none", apis=False))
+    allowed_get = scenarios.get()
+    pre = scenarios.preflight()
+    subjects = [
+        Subject("raw GET (floor)", raw, [allowed_get], 200),
+        Subject("minimal preflight", minimal, [pre], 200, True),
+        Subject("minimal allowed GET", minimal, [allowed_get], 200, True),
+        Subject("werkzeug hello GET", werkzeug_hello, [allowed_get], 200),
+    ]
+    for label, websvc_app, noauth in (
+        ("create_app", app, app_noauth),
+        ("wrap", wrapped, wrapped_noauth),
+    ):
+        subjects += [
+            Subject(f"{label} no-Origin GET", websvc_app, [scenarios.get(None)], 200, False),
+            Subject(f"{label} allowed GET", websvc_app, [allowed_get], 200, True),
+            Subject(
+                f"{label} allowed GET, auth=none",
+                noauth,
+                [scenarios.get(authorization=None)],
+                200,
+                True,
+            ),
+            Subject(f"{label} allowed preflight", websvc_app, [pre], 200, True),
+            Subject(
+                f"{label} refused preflight",
+                websvc_app,
+                [scenarios.preflight(scenarios.REFUSED_ORIGIN)],
+                200,
+                False,
+            ),
+            Subject(
+                f"{label} 401 (bad token)",
+                websvc_app,
+                [scenarios.get(authorization=scenarios.BASIC_BAD)],
+                401,
+                True,
+            ),
+        ]
+    try:
+        from bench.flask_app import flask_app
+    except ImportError as exc:
+        return (
+            subjects,
+            f"Flask/flask-cors not installed ({exc.name}): pip install -r bench/requirements.txt",
+        )
+    flask = flask_app()
+    subjects += [
+        Subject("Flask+flask-cors preflight", flask, [pre], 200, True),
+        Subject("Flask+flask-cors allowed GET", flask, [allowed_get], 200, True),
+    ]
+    return subjects, None
+
+
+def core_rows(subjects: Sequence[Subject]) -> list[Row]:
+    by = {s.name: s for s in subjects}
+    rows: list[Row] = []
+
+    def add(name: str, baseline: str | None, target: Target | None) -> None:
+        if name not in by:
+            return
+        s = by[name]
+        row = Row("in-process", name, s.median, "µs/req")
+        if baseline is not None and baseline in by:
+            b = by[baseline]
+            row.baseline = baseline
+            row.ratio = scenarios.ratios(s.samples, b.samples)
+            row.delta = statistics.median(x - y for x, y in zip(s.samples, b.samples, strict=True))
+            row.note = f"{row.delta:+.2f} µs"
+        rows.append(evaluate(row, target))
+
+    add("raw GET (floor)", None, None)
+    add("minimal preflight", "raw GET (floor)", None)
+    add("minimal allowed GET", "raw GET (floor)", None)
+    add("werkzeug hello GET", "raw GET (floor)", None)
+    for label in ("create_app", "wrap"):
+        add(f"{label} no-Origin GET", "raw GET (floor)", None)
+        add(f"{label} allowed GET", "raw GET (floor)", GET_OVERHEAD)
+        add(f"{label} allowed GET, auth=none", "raw GET (floor)", GET_OVERHEAD)
+        add(f"{label} allowed preflight", "minimal preflight", PREFLIGHT_VS_MINIMAL)
+        add(f"{label} refused preflight", "minimal preflight", None)
+        add(f"{label} 401 (bad token)", "raw GET (floor)", None)
+    add("Flask+flask-cors preflight", "create_app allowed preflight", FLASK_PREFLIGHT)
+    add("Flask+flask-cors allowed GET", "create_app allowed GET", None)
+    return rows
+
+
+# -- scaling and compilation ------------------------------------------------
+
+SCALES = ((1, 1), (1_000, 100), (100_000, 10_000))
+ROTATING = 8192  # distinct (Host, Origin) pairs: more than parse_origin's LRU cache
+
+
+def scale_label(origins: int, tenants: int, kind: str) -> str:
+    def short(n: int) -> str:
+        return f"{n // 1000}k" if n >= 1000 else str(n)
+
+    return f"lookup {short(origins)} origins/{short(tenants)} tenants, {kind}"
+
+
+def control_label(kind: str) -> str:
+    return f"{scale_label(*SCALES[0], kind)}, {ROTATING} environ copies"
+
+
+def scaling_subjects() -> tuple[list[Subject], dict[str, float]]:
+    """Preflight subjects for every scale and rule kind; also the build seconds of each app."""
+    subjects: list[Subject] = []
+    built: dict[str, float] = {}
+    for wildcard in (False, True):
+        kind = "*. rules" if wildcard else "exact rules"
+        for origins, tenants in SCALES:
+            config = scenarios.scaling_config(origins, tenants, wildcard=wildcard)
+            start = time.perf_counter()
+            app = create_app(config)
+            built[f"{origins}/{wildcard}"] = time.perf_counter() - start
+            del config
+            name = scale_label(origins, tenants, kind)
+            envs = scenarios.scaling_preflights(origins, tenants, wildcard=wildcard)
+            subjects.append(Subject(name, app, envs, 200, True))
+            if origins == SCALES[0][0]:
+                # Control for the cache-cold row: as many distinct environ dicts, one origin.
+                envs = [
+                    scenarios.scaling_preflight(0, 0, wildcard=wildcard) for _ in range(ROTATING)
+                ]
+                subjects.append(Subject(control_label(kind), app, envs, 200, True))
+            if origins == SCALES[-1][0]:
+                envs = scenarios.scaling_preflights(
+                    origins, tenants, wildcard=wildcard, distinct=ROTATING
+                )
+                subjects.append(
+                    Subject(f"{name}, {ROTATING} distinct origins", app, envs, 200, True)
+                )
+            log(f"  built {name} in {built[f'{origins}/{wildcard}']:.2f} s")
+    return subjects, built
+
+
+def scaling_rows(subjects: Sequence[Subject]) -> list[Row]:
+    rows: list[Row] = []
+    by = {s.name: s for s in subjects}
+    for kind in ("exact rules", "*. rules"):
+        base = by[scale_label(*SCALES[0], kind)]
+        for origins, tenants in SCALES:
+            s = by[scale_label(origins, tenants, kind)]
+            row = Row("scaling", s.name, s.median, "µs/req")
+            target = None
+            if s is not base:
+                row.baseline = base.name
+                row.ratio = scenarios.ratios(s.samples, base.samples)
+                target = SCALE_LOOKUP if origins == SCALES[-1][0] else None
+            rows.append(evaluate(row, target))
+        control = by[control_label(kind)]
+        row = Row("scaling", control.name, control.median, "µs/req", base.name)
+        row.ratio = scenarios.ratios(control.samples, base.samples)
+        row.note = "control: environs not in CPU cache"
+        rows.append(row)
+        rot = by[f"{scale_label(*SCALES[-1], kind)}, {ROTATING} distinct origins"]
+        row = Row("scaling", rot.name, rot.median, "µs/req", control.name)
+        row.ratio = scenarios.ratios(rot.samples, control.samples)
+        row.note = "info: parse_origin LRU misses"
+        rows.append(row)
+    return rows
+
+
+def compile_rows(quick: bool) -> list[Row]:
+    rows: list[Row] = []
+    origins, tenants = SCALES[-1]
+    for wildcard in (False, True):
+        kind = "*. rules" if wildcard else "exact rules"
+        config = scenarios.scaling_config(origins, tenants, wildcard=wildcard)
+        seconds, _, _ = scenarios.compile_stats(config, memory=False)
+        log(f"  build_site 100k {kind}: {seconds:.2f} s")
+        rows.append(
+            evaluate(
+                Row("compile", f"build_site 10k tenants x 10 {kind}", seconds, "s"),
+                COMPILE_SECONDS,
+            )
+        )
+        if quick and wildcard:
+            continue
+        _, peak, retained = scenarios.compile_stats(config, memory=True)
+        assert peak is not None and retained is not None
+        log(f"  build_site 100k {kind}: peak {peak:.0f} MB, retained {retained:.0f} MB")
+        row = Row("compile", f"build_site 10k tenants x 10 {kind}, peak", peak, "MB")
+        row.note = f"retained {retained:.0f} MB"
+        rows.append(evaluate(row, COMPILE_MB))
+    # Rules of ONE tenant are checked pairwise for conflicts: show how that grows.
+    n = 1000 if quick else 2000
+    spread, _, _ = scenarios.compile_stats(
+        scenarios.scaling_config(n, n // 10, wildcard=False), memory=False
+    )
+    single, _, _ = scenarios.compile_stats(
+        scenarios.scaling_config(n, 1, wildcard=False), memory=False
+    )
+    rows.append(Row("compile", f"build_site {n} rules over {n // 10} tenants", spread, "s"))
+    row = Row("compile", f"build_site {n} rules in 1 tenant", single, "s")
+    row.baseline = f"{n} rules over {n // 10} tenants"
+    row.ratio = single / spread
+    row.note = "info"
+    rows.append(row)
+    return rows
+
+
+# -- gunicorn + wrk ---------------------------------------------------------
+
+
+def load_rows(seconds: float, rounds: int, samples: dict[str, Any] | None = None) -> list[Row]:
+    """Interleaved wrk runs: websvc preflight vs raw floor, wrap(raw) GET vs raw GET."""
+    rows: list[Row] = []
+    per_run = max(1.0, seconds / rounds)
+    auth = {"Authorization": scenarios.BASIC_OK}
+    pre_headers = {
+        "Host": scenarios.HOST,
+        "Origin": scenarios.ORIGIN,
+        "Access-Control-Request-Method": "PUT",
+        "Access-Control-Request-Headers": scenarios.CUSTOM_HEADER.lower(),
+    }
+    get_headers = {"Host": scenarios.HOST, "Origin": scenarios.ORIGIN, **auth}
+    for worker in ("sync", "gthread"):
+        with (
+            load.gunicorn("bench.apps:raw", worker) as floor,
+            load.gunicorn("bench.served:app", worker) as app,
+            load.gunicorn("bench.served:wrapped", worker) as wrapped,
+        ):
+            status, headers = app.request("OPTIONS", scenarios.PATH, pre_headers)
+            if status != 200 or "access-control-allow-origin" not in headers:
+                raise RuntimeError(f"websvc preflight under gunicorn: {status} {headers}")
+            status, headers = wrapped.request("GET", scenarios.PATH, get_headers)
+            if status != 200 or "access-control-allow-origin" not in headers:
+                raise RuntimeError(f"wrap GET under gunicorn: {status} {headers}")
+            runs = {
+                "raw floor preflight": (floor, "preflight.lua"),
+                "websvc preflight": (app, "preflight.lua"),
+                "raw API GET": (floor, "get.lua"),
+                "wrap(raw) allowed GET": (wrapped, "get.lua"),
+            }
+            results: dict[str, list[load.WrkResult]] = {name: [] for name in runs}
+            names = list(runs)
+            for r in range(rounds):
+                for i in range(len(names)):
+                    name = names[(i + r) % len(names)]
+                    server, script = runs[name]
+                    results[name].append(load.balanced_wrk(server, script, per_run))
+                log(
+                    f"  {worker} round {r + 1}/{rounds}: "
+                    + ", ".join(
+                        f"{n} {results[n][-1].rps:.0f}/s {results[n][-1].cpu_us:.0f} µs CPU"
+                        for n in names
+                    )
+                )
+            pairs = (
+                ("raw floor preflight", None),
+                ("websvc preflight", "raw floor preflight"),
+                ("raw API GET", None),
+                ("wrap(raw) allowed GET", "raw API GET"),
+            )
+            for name, base in pairs:
+                rows.append(_throughput_row(worker, name, base, results, rounds))
+            for name, base in pairs:
+                rows.append(_cpu_row(worker, name, base, results))
+            if samples is not None:
+                for name, runs in results.items():
+                    samples[f"gunicorn {worker}: {name}"] = [asdict(r) for r in runs]
+    return rows
+
+
+def _throughput_row(
+    worker: str,
+    name: str,
+    base: str | None,
+    results: dict[str, list[load.WrkResult]],
+    rounds: int,
+) -> Row:
+    runs = results[name]
+    rps = [r.rps for r in runs]
+    row = Row(f"gunicorn {worker}", name, statistics.median(rps), "req/s")
+    target = None
+    if base is not None:
+        row.baseline = f"{base} ({worker})"
+        row.ratio = scenarios.ratios(rps, [r.rps for r in results[base]])
+        target = THROUGHPUT
+    notes = [f"{1e6 / row.value:.0f} µs/req wall"]
+    bad = sum(r.non_2xx for r in runs)
+    if bad:
+        notes.append(f"{bad} non-2xx")
+        target = None
+        row.result = "INVALID"
+    redone = sum(r.tries - 1 for r in runs)
+    if redone:
+        notes.append(f"{redone} unbalanced runs redone")
+    unbalanced = sum(r.busiest > load.MAX_SHARE for r in runs)
+    if unbalanced:
+        notes.append(f"{unbalanced} of {rounds} runs still unbalanced")
+    errors = sorted({r.errors for r in runs if r.errors})
+    if errors:
+        notes.append("socket errors: " + "; ".join(errors))
+    row.note = ", ".join(notes)
+    return evaluate(row, target)
+
+
+def _cpu_row(
+    worker: str, name: str, base: str | None, results: dict[str, list[load.WrkResult]]
+) -> Row:
+    """The workers' CPU time per request: the cost that saturated throughput divides."""
+    cpu = [r.cpu_us for r in results[name]]
+    row = Row(f"gunicorn {worker}", f"{name}, worker CPU", statistics.median(cpu), "µs CPU/req")
+    target = None
+    if base is not None:
+        row.baseline = f"{base}, worker CPU"
+        row.ratio = scenarios.ratios(cpu, [r.cpu_us for r in results[base]])
+        row.delta = statistics.median(a - r.cpu_us for a, r in zip(cpu, results[base], strict=True))
+        row.note = f"{row.delta:+.1f} µs"
+        target = THROUGHPUT_CPU
+    return evaluate(row, target)
+
+
+# -- output -----------------------------------------------------------------
+
+
+def table(rows: Sequence[Row]) -> str:
+    head = ("section", "subject", "median", "unit", "ratio", "baseline", "target", "result", "note")
+    body = []
+    for r in rows:
+        value = f"{r.value:.3f}" if r.value < 10 else f"{r.value:.1f}"
+        if r.unit == "req/s":
+            value = f"{r.value:.0f}"
+        ratio = "" if r.ratio is None else f"{r.ratio:.3f}x" if r.ratio < 10 else f"{r.ratio:.1f}x"
+        body.append(
+            (r.section, r.subject, value, r.unit, ratio, r.baseline, r.target, r.result, r.note)
+        )
+    widths = [max(len(h), *(len(line[i]) for line in body)) for i, h in enumerate(head)]
+    right = {2, 4}
+
+    def fmt(cells: Sequence[str]) -> str:
+        return "  ".join(
+            c.rjust(w) if i in right else c.ljust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
+
+    lines = [fmt(head), fmt(["-" * w for w in widths])]
+    section = None
+    for line in body:
+        if section is not None and line[0] != section:
+            lines.append("")
+        section = line[0]
+        lines.append(fmt(line))
+    return "\n".join(lines)
+
+
+def profile(calls: int) -> None:
+    """cProfile of the websvc allowed preflight (and allowed GET) through create_app."""
+    app = create_app(scenarios.main_config())
+    for name, env in (
+        ("create_app allowed preflight", scenarios.preflight()),
+        ("create_app allowed GET (auth=basic)", scenarios.get()),
+    ):
+        scenarios.time_batch(app, [env], 1000)
+        profiler = cProfile.Profile()
+        profiler.enable()
+        scenarios.time_batch(app, [env], calls)
+        profiler.disable()
+        for key in ("tottime", "cumulative"):
+            out = io.StringIO()
+            stats = pstats.Stats(profiler, stream=out).strip_dirs().sort_stats(key)
+            stats.print_stats(18)
+            text = out.getvalue()
+            text = text[text.find("   ncalls") :]
+            print(f"== {name}: {calls} calls, top by {key} ==\n{text}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer rounds, 2 s wrk runs")
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    parser.add_argument("--no-wrk", action="store_true", help="skip gunicorn + wrk")
+    parser.add_argument("--rounds", type=int, help="in-process rounds (default 31, quick 9)")
+    parser.add_argument(
+        "--profile",
+        nargs="?",
+        const=200_000,
+        type=int,
+        metavar="CALLS",
+        help="print a cProfile summary of the allowed preflight and GET, then exit",
+    )
+    args = parser.parse_args(argv)
+    if args.profile:
+        profile(args.profile)
+        return 0
+    rounds = args.rounds or (9 if args.quick else 31)
+    batch = 0.003 if args.quick else 0.005
+    wrk_seconds, wrk_rounds = (2.0, 2) if args.quick else (5.0, 5)
+    started = time.time()
+
+    def progress(every: int, label: str) -> Callable[[int], None]:
+        return lambda r: (r + 1) % every == 0 and log(f"  {label}: round {r + 1}/{rounds}")
+
+    log("in-process subjects ...")
+    subjects, flask_missing = core_subjects()
+    if flask_missing:
+        log(f"  skipping Flask: {flask_missing}")
+    gc.collect()
+    scenarios.interleave(subjects, rounds, batch, progress(10, "in-process"))
+    rows = core_rows(subjects)
+
+    log("scaling configs ...")
+    scale, _ = scaling_subjects()
+    gc.collect()
+    gc.freeze()  # the 100k-rule sites are long-lived: keep them out of GC passes
+    scenarios.interleave(scale, rounds, batch, progress(10, "scaling"))
+    rows += scaling_rows(scale)
+    samples: dict[str, Any] = {s.name: s.samples for s in [*subjects, *scale]}
+    del scale
+    gc.unfreeze()
+    gc.collect()
+
+    log("config compilation ...")
+    rows += compile_rows(args.quick)
+
+    if args.no_wrk:
+        log("skipping gunicorn + wrk (--no-wrk)")
+    else:
+        log(f"gunicorn + wrk ({wrk_rounds} x {wrk_seconds / wrk_rounds:.0f} s per subject) ...")
+        rows += load_rows(wrk_seconds, wrk_rounds, samples)
+
+    print(table(rows))
+    misses = [r.subject for r in rows if r.result == "MISS"]
+    print(f"\n{sum(r.result == 'PASS' for r in rows)} PASS, {len(misses)} MISS")
+    if flask_missing:
+        print(f"Flask rows skipped: {flask_missing}")
+    if args.json:
+        data: dict[str, Any] = {
+            "meta": {
+                "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
+                "seconds": round(time.time() - started, 1),
+                "python": sys.version.split()[0],
+                "platform": platform.platform(),
+                "cpus": os.cpu_count(),
+                "quick": args.quick,
+                "rounds": rounds,
+                "wrk": None if args.no_wrk else {"seconds": wrk_seconds, "rounds": wrk_rounds},
+                "ratio": "median of per-round ratios (subject / baseline, same round)",
+            },
+            "rows": [asdict(r) for r in rows],
+            "samples": samples,
+        }
+        Path(args.json).write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        log(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
