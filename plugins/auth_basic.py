@@ -9,6 +9,7 @@ credential (by Host, or as the only tenant), the request's own Basic or
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from websvc import hookimpl
@@ -49,4 +50,9 @@ def websvc_authenticate(
         return AuthResult(False, reason="unknown user")
     if not credential.matches(user.token_sha256):
         return AuthResult(False, reason="wrong token")
-    return AuthResult(True, user.name)
+    return _passed(user.name)
+
+
+@lru_cache(maxsize=4096)
+def _passed(user: str) -> AuthResult:
+    return AuthResult(True, user)  # immutable: one per user, shared

@@ -18,20 +18,27 @@ if TYPE_CHECKING:
 def websvc_identify_tenant(environ: WSGIEnvironment, site: Site) -> Identity | None:
     users = site.users
     if users:
-        for credential in (boomi_auth_credential(environ), basic_credential(environ)):
+        query = environ.get("QUERY_STRING")
+        if query and "boomi_auth" in query:
+            credential = boomi_auth_credential(environ)
             if credential is not None:
                 known = users.get(credential.user)
                 if known is not None:
-                    return Identity(known[0], credential.source, credential)
-    if site.hosts:
+                    return Identity(known[0], "boomi_auth", credential)
+        if "HTTP_AUTHORIZATION" in environ:
+            credential = basic_credential(environ)
+            if credential is not None:
+                known = users.get(credential.user)
+                if known is not None:
+                    return Identity(known[0], "basic", credential)
+    by_host = site.host_identities
+    if by_host:
         host = environ.get("HTTP_HOST")
         if host:
-            tenant = site.hosts.get(host) or site.hosts.get(_host_name(host))
-            if tenant is not None:
-                return Identity(tenant, "host")
-    if site.only is not None:
-        return Identity(site.only, "only")
-    return None
+            identity = by_host.get(host) or by_host.get(_host_name(host))
+            if identity is not None:
+                return identity
+    return site.only_identity
 
 
 def _host_name(host: str) -> str:

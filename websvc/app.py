@@ -105,16 +105,15 @@ class WebsvcApp:
         log.info("config reloaded from %s", safe(site.config.source))
         return True
 
-    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        metrics = self.metrics
-        if metrics is None:
-            return self._handle(environ, start_response, None)
-        return self._measured(metrics, environ, start_response)
-
-    def _handle(
-        self, environ: WSGIEnvironment, start_response: StartResponse, note: _Note | None
+    def __call__(
+        self,
+        environ: WSGIEnvironment,
+        start_response: StartResponse,
+        note: _Note | None = None,
     ) -> Iterable[bytes]:
-        """The pipeline; *note* (metrics on) receives what happened."""
+        """The pipeline. With metrics on, :meth:`_measured` calls it with a *note*."""
+        if note is None and self.metrics is not None:
+            return self._measured(self.metrics, environ, start_response)
         site = self.site
         hooks = site.hooks
         identity = hooks.identify_tenant(environ, site)
@@ -175,7 +174,7 @@ class WebsvcApp:
             return metrics.serve(environ, start_response, server.metrics_token_sha256)
         started = perf_counter()
         note = _Note()
-        result = self._handle(environ, start_response, note)
+        result = self(environ, start_response, note)
         if note.auth_failed:
             metrics.auth_failure(note.tenant)
         metrics.count(note.tenant, note.kind, note.outcome, note.reason, perf_counter() - started)
@@ -284,14 +283,15 @@ class _Responder:
     ) -> Callable[[bytes], object]:
         out: list[tuple[str, str]] = []
         vary: list[str] = []
-        for name, value in headers:
-            lower = name.lower()
-            if lower.startswith("access-control-"):
-                continue
-            if lower == "vary":
-                vary.append(value)
-                continue
-            out.append((name, value))
+        for header in headers:
+            if header[0][:1] in "aAvV":  # only Access-Control-* and Vary are touched
+                lower = header[0].lower()
+                if lower.startswith("access-control-"):
+                    continue
+                if lower == "vary":
+                    vary.append(header[1])
+                    continue
+            out.append(header)
         out.extend(self.cors)
         out.append(("Vary", _merge_vary(vary)))
         self.started = True

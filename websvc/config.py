@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from encodings import idna
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from publicsuffixlist import PublicSuffixList
 
@@ -53,6 +53,9 @@ _LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
 _DNS_NAME = re.compile(rf"(?:{_LABEL}\.)*{_LABEL}\.?")
 #: Characters browsers keep in a domain (UTS #46 non-transitional) where IDNA 2003 maps them.
 _DEVIATION = re.compile("([\u00df\u03c2])")  # ß and final sigma ς
+
+
+_V = TypeVar("_V")
 
 
 class ConfigError(Exception):
@@ -240,7 +243,15 @@ class _Validator:
         self.auth_names = auth_names
         self.problems: list[str] = []
         self.warnings: list[str] = []
+        # Equal values of different rules become one object (large configs
+        # repeat a few shapes: 100k rules, a handful of method lists).
+        self.shared: dict[Any, Any] = {}
         self.ruled: list[str] = []  # tenants that wrote CORS rules, valid or not
+
+    def one_copy(self, value: _V) -> _V:
+        """*value*, or the equal object this config already holds."""
+        kept: _V = self.shared.setdefault(value, value)
+        return kept
 
     def fail(self, path: str, message: str) -> None:
         self.problems.append(f"{self.label}: {path}: {message}")
@@ -310,7 +321,7 @@ class _Validator:
             elif not is_token(name):
                 self.bad(path, name, "is not an HTTP header name (token)")
                 ok = False
-        return tuple({n.lower(): n for n in names}.values()) if ok else None
+        return self.one_copy(tuple({n.lower(): n for n in names}.values())) if ok else None
 
     # sections --------------------------------------------------------------
 
@@ -536,10 +547,12 @@ class _Validator:
             self.bad(path, value, "is not a list of tables ([[tenants.NAME.cors]])")
             return ()
         out: list[tuple[int, RuleConfig]] = []
+        by_domain: dict[str, list[tuple[int, RuleConfig]]] = {}  # conflicts need one domain
         for i, item in enumerate(value):
             rule = self.rule(f"{path}[{i}]", item)
             if rule is not None:
-                for j, other in out:
+                same = by_domain.setdefault(rule.domain, [])
+                for j, other in same:
                     if _conflict(rule, other):
                         self.fail(
                             f"{path}[{i}]",
@@ -549,6 +562,7 @@ class _Validator:
                         break
                 else:
                     out.append((i, rule))
+                    same.append((i, rule))
         return tuple(rule for _, rule in out)
 
     def rule(self, path: str, value: object) -> RuleConfig | None:
@@ -721,8 +735,8 @@ class _Validator:
         if protocols is None or ports is None or parsed is None:
             return None
         if not ports:
-            return frozenset((p, DEFAULT_PORTS[p]) for p in protocols)
-        return frozenset((p, port) for p in protocols for port in ports)
+            return self.one_copy(frozenset((p, DEFAULT_PORTS[p]) for p in protocols))
+        return self.one_copy(frozenset((p, port) for p in protocols for port in ports))
 
     def ports(self, path: str, value: object) -> list[int | None] | None:
         if not isinstance(value, list) or not value:
@@ -770,7 +784,7 @@ class _Validator:
                 self.bad(path, item, "is a forbidden method (CONNECT, TRACE, TRACK)")
             else:
                 out.append(method)
-        return tuple(dict.fromkeys(out)) if len(out) == len(items) else None
+        return self.one_copy(tuple(dict.fromkeys(out))) if len(out) == len(items) else None
 
 
 def _normalise_host(host: str) -> str | None:

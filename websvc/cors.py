@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
@@ -73,11 +73,17 @@ def is_token(value: str) -> bool:
 
 
 class Origin(NamedTuple):
-    """A parsed, canonical ``Origin``: scheme, host and effective port."""
+    """A parsed, canonical ``Origin``: scheme, host and effective port.
+
+    ``key`` and ``any_key`` are the ``(scheme, port)`` and ``(scheme, None)``
+    lookup keys of the rule tables, built once per distinct Origin.
+    """
 
     scheme: str
     host: str
     port: int
+    key: tuple[str, int | None]
+    any_key: tuple[str, int | None]
 
 
 @lru_cache(maxsize=4096)
@@ -105,7 +111,7 @@ def parse_origin(value: str) -> Origin | None:
             return None
     if not _is_canonical_host(host):
         return None
-    return Origin(scheme, host, port)
+    return Origin(scheme, host, port, (scheme, port), (scheme, None))
 
 
 def normalize_method(value: str) -> str | None:
@@ -114,6 +120,8 @@ def normalize_method(value: str) -> str | None:
     ``get`` becomes ``GET`` (one of the six normalised methods); ``patch``
     stays ``patch`` and so never matches a rule's ``PATCH``.
     """
+    if value in NORMALISED_METHODS:
+        return value
     if _TOKEN.fullmatch(value) is None:
         return None
     upper = value.upper()
@@ -220,6 +228,11 @@ class CompiledRule:
     allow_private_network: bool
     preflight_headers: tuple[tuple[str, str], ...]
     actual_headers: tuple[tuple[str, str], ...]
+    #: The allowing decision of this rule, built once (decisions are immutable).
+    allowed: Decision = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "allowed", Decision(True, "allowed", self))
 
     def header_allowed(self, name: str) -> bool:
         """Whether a lower-cased request header name is allowed by this rule.
@@ -254,28 +267,30 @@ def check_rule(rule: CompiledRule, request: CorsRequest) -> Decision:
     if method not in rule.methods:
         return Decision(False, "method", rule, f"method {method} is not in {rule.label}.methods")
     requested = request.request_headers
-    if requested is None:
+    if requested:
+        allowed = rule.request_headers
+        for name in requested:
+            if name not in allowed and not rule.header_allowed(name):
+                return Decision(
+                    False,
+                    f"header:{name}",
+                    rule,
+                    f"header {name} is not in {rule.label}.request_headers",
+                )
+    elif requested is None:
         return Decision(
             False, "header", rule, "Access-Control-Request-Headers is malformed or too long"
         )
-    for name in requested:
-        if not rule.header_allowed(name):
-            return Decision(
-                False,
-                f"header:{name}",
-                rule,
-                f"header {name} is not in {rule.label}.request_headers",
-            )
-    return Decision(True, "allowed", rule)
+    return rule.allowed
 
 
 class _PathTable:
     """The rules of one domain and (scheme, port), chosen by request path."""
 
-    __slots__ = ("default", "exact", "prefixes")
+    __slots__ = ("default", "exact", "prefixes", "simple")
 
     def __init__(self, rules: list[CompiledRule]) -> None:
-        self.exact: dict[str, CompiledRule] = {}
+        exact: dict[str, CompiledRule] = {}
         prefixes: dict[str, CompiledRule] = {}
         self.default: CompiledRule | None = None
         for rule in rules:
@@ -286,14 +301,18 @@ class _PathTable:
                 if pattern.endswith("/*"):
                     prefixes.setdefault(pattern[:-1], rule)
                 else:
-                    self.exact.setdefault(pattern, rule)
+                    exact.setdefault(pattern, rule)
+        self.exact = exact or _NO_PATHS
         self.prefixes = tuple(sorted(prefixes.items(), key=lambda kv: -len(kv[0])))
+        #: No ``paths`` anywhere: the default rule decides every path.
+        self.simple = not exact and not prefixes
 
     def find(self, path: str) -> CompiledRule | None:
-        if self.exact:
-            rule = self.exact.get(path)
-            if rule is not None:
-                return rule
+        if self.simple:
+            return self.default
+        rule = self.exact.get(path)
+        if rule is not None:
+            return rule
         for prefix, rule in self.prefixes:
             if path.startswith(prefix):
                 return rule
@@ -303,7 +322,7 @@ class _PathTable:
 class _Bucket:
     """All rules of one tenant for one normalised domain."""
 
-    __slots__ = ("schemes", "tables")
+    __slots__ = ("tables",)
 
     def __init__(self, rules: list[CompiledRule]) -> None:
         any_port: dict[str, list[CompiledRule]] = {}
@@ -320,16 +339,18 @@ class _Bucket:
             self.tables[(scheme, port)] = _PathTable(merged)
         for scheme, bucket_rules in any_port.items():
             self.tables[(scheme, None)] = _PathTable(_dedupe(bucket_rules))
-        self.schemes = frozenset(scheme for scheme, _ in self.tables)
 
-    def find(self, origin: Origin, path: str) -> tuple[CompiledRule | None, str]:
-        table = self.tables.get((origin.scheme, origin.port)) or self.tables.get(
-            (origin.scheme, None)
-        )
-        if table is None:
-            return None, "protocol" if origin.scheme not in self.schemes else "port"
-        rule = table.find(path)
-        return rule, "allowed" if rule is not None else "path"
+    def find(self, origin: Origin, path: str) -> CompiledRule | None:
+        """The rule for this Origin's scheme and port and *path*, if any."""
+        table = self.tables.get(origin.key) or self.tables.get(origin.any_key)
+        return table.find(path) if table is not None else None
+
+    def why_not(self, origin: Origin) -> str:
+        """Why :meth:`find` found nothing: ``protocol``, ``port`` or ``path``."""
+        if origin.key in self.tables or origin.any_key in self.tables:
+            return "path"
+        schemes = {scheme for scheme, _ in self.tables}
+        return "protocol" if origin.scheme not in schemes else "port"
 
 
 class RuleTable:
@@ -362,54 +383,63 @@ class RuleTable:
         self.exact = {host: _Bucket(rs) for host, rs in exact.items()}
         self.wildcard = {suffix: _Bucket(rs) for suffix, rs in wildcard.items()}
 
-    def find(self, request: CorsRequest) -> Decision:
-        """Choose the most specific rule for *request*, without checking it.
-
-        Returns an allowed decision carrying the chosen rule, or a refusal
-        whose reason says why no rule was a candidate.
-        """
+    def find(self, request: CorsRequest) -> CompiledRule | None:
+        """The most specific rule for *request*'s Origin and path (not yet checked)."""
         origin = request.parsed
+        if origin is None:
+            if request.origin == "null" and self.any_null is not None:
+                return self.any_null.find(request.path)
+            return None
         path = request.path
-        reason = "origin_not_listed"
-        if origin is not None:
-            host = origin.host
-            bucket = self.exact.get(host)
-            if bucket is not None:
-                rule, reason = bucket.find(origin, path)
-                if rule is not None:
-                    return Decision(True, "allowed", rule)
-            if self.wildcard:
-                dot = host.find(".")
-                while dot >= 0:
-                    bucket = self.wildcard.get(host[dot + 1 :])
-                    if bucket is not None:
-                        rule, why = bucket.find(origin, path)
-                        if rule is not None:
-                            return Decision(True, "allowed", rule)
-                        if reason == "origin_not_listed":
-                            reason = why
-                    dot = host.find(".", dot + 1)
-        if self.any_origin is not None:
-            if origin is not None:
-                rule, why = self.any_origin.find(origin, path)
-            elif request.origin == "null" and self.any_null is not None:
-                rule, why = self.any_null.find(path), "path"
-            else:
-                rule, why = None, reason
+        bucket = self.exact.get(origin.host)
+        if bucket is not None:
+            rule = bucket.find(origin, path)
             if rule is not None:
-                return Decision(True, "allowed", rule)
-            if reason == "origin_not_listed":
-                reason = why
-        if origin is None and reason == "origin_not_listed":
-            return Decision(False, "origin_invalid", None, _invalid_origin_detail(request.origin))
-        return Decision(False, reason, None, _not_found_detail(reason, request))
+                return rule
+        if self.wildcard:
+            host = origin.host
+            dot = host.find(".")
+            while dot >= 0:
+                bucket = self.wildcard.get(host[dot + 1 :])
+                if bucket is not None:
+                    rule = bucket.find(origin, path)
+                    if rule is not None:
+                        return rule
+                dot = host.find(".", dot + 1)
+        if self.any_origin is not None:
+            return self.any_origin.find(origin, path)
+        return None
 
     def lookup(self, request: CorsRequest) -> Decision:
-        """Choose the rule for *request* and let it decide (method, headers)."""
-        found = self.find(request)
-        if found.rule is None:
-            return found
-        return check_rule(found.rule, request)
+        """Choose the rule for *request* and let it decide (method, headers).
+
+        A refusal by the chosen rule never falls back to a less specific one.
+        """
+        rule = self.find(request)
+        if rule is not None:
+            return check_rule(rule, request)
+        return self.refusal(request)
+
+    def refusal(self, request: CorsRequest) -> Decision:
+        """Why no rule is a candidate for *request* (the refused path only)."""
+        origin = request.parsed
+        if origin is None:
+            if request.origin == "null" and self.any_null is not None:
+                return Decision(False, "path", None, _not_found_detail("path", request))
+            return Decision(False, "origin_invalid", None, _invalid_origin_detail(request.origin))
+        reason = "origin_not_listed"
+        buckets = [self.exact.get(origin.host)]
+        host = origin.host
+        dot = host.find(".")
+        while dot >= 0:
+            buckets.append(self.wildcard.get(host[dot + 1 :]))
+            dot = host.find(".", dot + 1)
+        buckets.append(self.any_origin)
+        for bucket in buckets:
+            if bucket is not None:
+                reason = bucket.why_not(origin)
+                break
+        return Decision(False, reason, None, _not_found_detail(reason, request))
 
 
 # -- compile ---------------------------------------------------------------
@@ -422,8 +452,13 @@ def compile_rule(
     label: str,
     default_request_headers: tuple[str, ...],
     default_expose_headers: tuple[str, ...],
+    shared: dict[Any, Any] | None = None,
 ) -> CompiledRule:
-    """Compile one validated rule into lookup sets and pre-rendered headers."""
+    """Compile one validated rule into lookup sets and pre-rendered headers.
+
+    *shared* (one dict per config build) makes equal sets and header tuples
+    of different rules one object: 100k rules mostly repeat a few shapes.
+    """
     methods = tuple(dict.fromkeys(rule.methods))
     names = [h.lower() for h in default_request_headers + rule.request_headers]
     any_header = "*" in names
@@ -441,15 +476,15 @@ def compile_rule(
         tenant=tenant,
         domain=rule.domain,
         any_origin=rule.allow_any_origin,
-        pairs=rule.pairs,
-        paths=rule.paths,
-        methods=frozenset(methods),
-        request_headers=frozenset(n for n in names if n != "*"),
+        pairs=_one_copy(shared, rule.pairs),
+        paths=_one_copy(shared, rule.paths),
+        methods=_one_copy(shared, frozenset(methods)),
+        request_headers=_one_copy(shared, frozenset(n for n in names if n != "*")),
         any_header=any_header,
         allow_credentials=rule.allow_credentials,
         allow_private_network=rule.allow_private_network,
-        preflight_headers=tuple(preflight),
-        actual_headers=tuple(actual),
+        preflight_headers=_one_copy(shared, tuple(preflight)),
+        actual_headers=_one_copy(shared, tuple(actual)),
     )
 
 
@@ -473,6 +508,18 @@ def _is_canonical_host(host: str) -> bool:
         except ValueError:
             return False
     return True
+
+
+_NO_PATHS: dict[str, CompiledRule] = {}  # shared, never written to
+_T = TypeVar("_T")
+
+
+def _one_copy(shared: dict[Any, Any] | None, value: _T) -> _T:
+    """*value*, or the equal object already in *shared* (one copy per build)."""
+    if shared is None:
+        return value
+    kept: _T = shared.setdefault(value, value)
+    return kept
 
 
 def _dedupe(rules: list[CompiledRule]) -> list[CompiledRule]:

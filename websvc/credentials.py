@@ -11,6 +11,7 @@ import binascii
 import hashlib
 import hmac
 from base64 import b64decode
+from functools import lru_cache
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
@@ -22,13 +23,17 @@ MAX_CREDENTIAL_LENGTH = 4096
 
 
 class Credential:
-    """A user name and its token, as sent; ``repr`` never shows the token."""
+    """A user name and the sha256 of the token sent with it.
 
-    __slots__ = ("source", "token", "user")
+    The token itself is not kept: only its digest, which is all that
+    authentication compares. ``repr`` shows neither.
+    """
 
-    def __init__(self, user: str, token: str, source: str) -> None:
+    __slots__ = ("source", "token_sha256", "user")
+
+    def __init__(self, user: str, token_sha256: bytes, source: str) -> None:
         self.user = user
-        self.token = token
+        self.token_sha256 = token_sha256
         self.source = source  # "boomi_auth" or "basic"
 
     def __repr__(self) -> str:
@@ -36,12 +41,16 @@ class Credential:
 
     def matches(self, token_sha256: bytes) -> bool:
         """Constant-time check of the token against a stored sha256 digest."""
-        digest = hashlib.sha256(self.token.encode("utf-8", "surrogatepass")).digest()
-        return hmac.compare_digest(digest, token_sha256)
+        return hmac.compare_digest(self.token_sha256, token_sha256)
 
 
+@lru_cache(maxsize=1024)
 def decode_user_token(value: str, source: str) -> Credential | None:
-    """Decode ``base64(user:token)``; None when it is not exactly that."""
+    """Decode ``base64(user:token)``; None when it is not exactly that.
+
+    Clients send the same header again and again, so recent answers are
+    cached (bounded; a cached Credential holds the token's digest only).
+    """
     if not value or len(value) > MAX_CREDENTIAL_LENGTH:
         return None
     try:
@@ -52,14 +61,17 @@ def decode_user_token(value: str, source: str) -> Credential | None:
     user, sep, token = text.partition(":")
     if not sep or not user:
         return None
-    return Credential(user, token, source)
+    return Credential(user, hashlib.sha256(token.encode("utf-8")).digest(), source)
 
 
 def basic_credential(environ: WSGIEnvironment) -> Credential | None:
     """The ``Authorization: Basic`` credential of a request, if well-formed."""
     header = environ.get("HTTP_AUTHORIZATION")
-    if not header:
-        return None
+    return _basic(header) if header else None
+
+
+@lru_cache(maxsize=1024)
+def _basic(header: str) -> Credential | None:
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "basic":
         return None
