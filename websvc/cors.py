@@ -424,22 +424,20 @@ class RuleTable:
         """Why no rule is a candidate for *request* (the refused path only)."""
         origin = request.parsed
         if origin is None:
-            if request.origin == "null" and self.any_null is not None:
-                return Decision(False, "path", None, _not_found_detail("path", request))
-            return Decision(False, "origin_invalid", None, _invalid_origin_detail(request.origin))
-        reason = "origin_not_listed"
-        buckets = [self.exact.get(origin.host)]
+            if request.origin == "null":
+                return _NULL_PATH if self.any_null is not None else _NULL_ORIGIN
+            return _INVALID_ORIGIN
         host = origin.host
-        dot = host.find(".")
-        while dot >= 0:
-            buckets.append(self.wildcard.get(host[dot + 1 :]))
-            dot = host.find(".", dot + 1)
-        buckets.append(self.any_origin)
-        for bucket in buckets:
-            if bucket is not None:
-                reason = bucket.why_not(origin)
-                break
-        return Decision(False, reason, None, _not_found_detail(reason, request))
+        bucket = self.exact.get(host)
+        if bucket is None and self.wildcard:
+            dot = host.find(".")
+            while bucket is None and dot >= 0:
+                bucket = self.wildcard.get(host[dot + 1 :])
+                dot = host.find(".", dot + 1)
+        if bucket is None:
+            bucket = self.any_origin
+        reason = bucket.why_not(origin) if bucket is not None else "origin_not_listed"
+        return _refused(reason, origin)
 
 
 # -- compile ---------------------------------------------------------------
@@ -526,20 +524,27 @@ def _dedupe(rules: list[CompiledRule]) -> list[CompiledRule]:
     return list({id(rule): rule for rule in rules}.values())
 
 
-def _invalid_origin_detail(origin: str) -> str:
-    if origin == "null":
-        return "the origin null never matches a domain rule"
-    return "the Origin is not a canonical serialized origin (scheme://host[:port])"
+_NULL_ORIGIN = Decision(
+    False, "origin_invalid", None, "the origin null never matches a domain rule"
+)
+_NULL_PATH = Decision(False, "path", None, "no rule for this origin applies to the request path")
+_INVALID_ORIGIN = Decision(
+    False,
+    "origin_invalid",
+    None,
+    "the Origin is not a canonical serialized origin (scheme://host[:port])",
+)
 
 
-def _not_found_detail(reason: str, request: CorsRequest) -> str:
-    origin = request.parsed
-    if origin is None:  # pragma: no cover - handled by the caller
-        return ""
+@lru_cache(maxsize=1024)
+def _refused(reason: str, origin: Origin) -> Decision:
+    """The refusal for a parsed Origin (immutable, so shared while cached)."""
     if reason == "protocol":
-        return f"no rule for this domain allows the protocol {origin.scheme}"
-    if reason == "port":
-        return f"no rule for this domain allows port {origin.port} over {origin.scheme}"
-    if reason == "path":
-        return "no rule for this origin applies to the request path"
-    return f"no rule matches the domain {origin.host}"
+        detail = f"no rule for this domain allows the protocol {origin.scheme}"
+    elif reason == "port":
+        detail = f"no rule for this domain allows port {origin.port} over {origin.scheme}"
+    elif reason == "path":
+        detail = "no rule for this origin applies to the request path"
+    else:
+        detail = f"no rule matches the domain {origin.host}"
+    return Decision(False, reason, None, detail)
