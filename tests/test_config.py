@@ -9,6 +9,7 @@ lines (each substring in some line).
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -1261,3 +1262,12 @@ def test_demo_config_is_valid() -> None:
     config = load_config(None)
     assert config.source == "<demo>"
     assert [t.name for t in config.tenants] == ["demo"]
+
+
+@pytest.mark.parametrize("domain", ["a.com:\u00b2", "a.com:\u0663", "https://a.com:\uff18\uff10"])
+def test_non_ascii_digits_in_a_port_are_a_problem_not_a_crash(domain: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config({"tenants": {"t": {"cors": [{"domain": domain}]}}})
+    assert info.value.problems == [
+        f"<dict>: tenants.t.cors[0].domain: {json.dumps(domain)} has a port that is not a port (1-65535)"
+    ]

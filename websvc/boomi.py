@@ -25,7 +25,15 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from websvc.config import API_TYPES, MAX_MAX_AGE, ConfigError, RuleConfig, load_config, render
+from websvc.config import (
+    API_TYPES,
+    MAX_MAX_AGE,
+    ConfigError,
+    RuleConfig,
+    load_config,
+    render,
+    split_domain,
+)
 from websvc.cors import DEFAULT_PORTS, FORBIDDEN_METHODS, LOOPBACK_HOSTS, is_token
 
 if sys.version_info >= (3, 11):  # pragma: no cover - version dependent
@@ -516,30 +524,11 @@ class _Converter:
         """(host, scheme, port) of a domain as Boomi writes it; websvc checks the host."""
         if raw == "*":
             return "*", None, None
-        scheme: str | None = None
-        rest = raw
-        if "://" in raw:
-            scheme, rest = raw.split("://", 1)
-            scheme = scheme.lower()
-            if scheme not in DEFAULT_PORTS:
-                self.bad(path, raw, "has a scheme other than http or https")
-                return None
-        host, port_text = rest, None
-        if rest.startswith("["):
-            end = rest.find("]")
-            if end > 0 and rest[end + 1 : end + 2] == ":":
-                host, port_text = rest[: end + 1], rest[end + 2 :]
-        elif rest.count(":") == 1:
-            host, port_text = rest.split(":")
-        port: int | None = None
-        if port_text is not None:
-            if not (port_text.isascii() and port_text.isdigit()) or not (
-                1 <= int(port_text) <= 65535
-            ):
-                self.bad(path, raw, "has a port that is not a port (1-65535)")
-                return None
-            port = int(port_text)
-        return host, scheme, port
+        try:
+            return split_domain(raw)
+        except ValueError as exc:
+            self.bad(path, raw, str(exc))
+            return None
 
     def protocols(
         self,

@@ -657,33 +657,11 @@ class _Validator:
         """Parse a rule's domain into (normalised domain, scheme, port)."""
         if raw == "*":
             return "*", None, None
-        scheme: str | None = None
-        rest = raw
-        if "://" in raw:
-            scheme, rest = raw.split("://", 1)
-            scheme = scheme.lower()
-            if scheme not in DEFAULT_PORTS:
-                self.bad(path, raw, "has a scheme other than http or https")
-                return None
-        if "/" in rest or "@" in rest or "?" in rest or "#" in rest:
-            self.bad(path, raw, "is not a domain (no path, query or userinfo)")
+        try:
+            host, scheme, port = split_domain(raw)
+        except ValueError as exc:
+            self.bad(path, raw, str(exc))
             return None
-        host, port_text = rest, None
-        if rest.startswith("["):
-            end = rest.find("]")
-            host, after = rest[: end + 1], rest[end + 1 :]
-            if end < 0 or (after and not after.startswith(":")):
-                self.bad(path, raw, "is not a domain")
-                return None
-            port_text = after[1:] if after else None
-        elif ":" in rest:
-            host, port_text = rest.rsplit(":", 1)
-        port: int | None = None
-        if port_text is not None:
-            if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
-                self.bad(path, raw, "has a port that is not a port (1-65535)")
-                return None
-            port = int(port_text)
         if host.lower() == "null":
             self.bad(path, raw, "is refused: the null origin never matches a domain rule")
             return None
@@ -785,6 +763,37 @@ class _Validator:
             else:
                 out.append(method)
         return self.one_copy(tuple(dict.fromkeys(out))) if len(out) == len(items) else None
+
+
+def split_domain(raw: str) -> tuple[str, str | None, int | None]:
+    """Split ``[scheme://]host[:port]`` into (host as written, scheme, port).
+
+    Raises ValueError with the reason (phrased to follow the value) when
+    *raw* has another scheme, a path, query or userinfo, or a bad port.
+    """
+    scheme: str | None = None
+    rest = raw
+    if "://" in raw:
+        scheme, rest = raw.split("://", 1)
+        scheme = scheme.lower()
+        if scheme not in DEFAULT_PORTS:
+            raise ValueError("has a scheme other than http or https")
+    if "/" in rest or "@" in rest or "?" in rest or "#" in rest:
+        raise ValueError("is not a domain (no path, query or userinfo)")
+    host, port_text = rest, None
+    if rest.startswith("["):
+        end = rest.find("]")
+        host, after = rest[: end + 1], rest[end + 1 :]
+        if end < 0 or (after and not after.startswith(":")):
+            raise ValueError("is not a domain")
+        port_text = after[1:] if after else None
+    elif ":" in rest:
+        host, port_text = rest.rsplit(":", 1)
+    if port_text is None:
+        return host, scheme, None
+    if not (port_text.isascii() and port_text.isdigit()) or not 1 <= int(port_text) <= 65535:
+        raise ValueError("has a port that is not a port (1-65535)")
+    return host, scheme, int(port_text)
 
 
 def _normalise_host(host: str) -> str | None:
