@@ -9,19 +9,16 @@ the ``with`` block ends. wrk runs for a bounded time against loopback only.
 from __future__ import annotations
 
 import glob
-import http.client
-import os
 import re
 import shutil
-import signal
 import subprocess
-import sys
 import tempfile
-import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.servers import Server, start_gunicorn
 
 ROOT = Path(__file__).resolve().parents[1]
 WRK_DIR = Path(__file__).resolve().parent / "wrk"
@@ -33,98 +30,42 @@ _ERRORS = re.compile(r"Socket errors: (.*)")
 _WORKER = re.compile(r"Booting worker with pid: (\d+)")
 
 
-@dataclass
-class Gunicorn:
-    proc: subprocess.Popen[bytes]
-    log_path: Path
-    port: int = 0
-
-    @property
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def request(
-        self, method: str, path: str, headers: Mapping[str, str]
-    ) -> tuple[int, dict[str, str]]:
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        try:
-            conn.request(method, path, headers=dict(headers))
-            response = conn.getresponse()
-            response.read()
-            return response.status, {k.lower(): v for k, v in response.getheaders()}
-        finally:
-            conn.close()
-
-    def worker_cpu(self) -> list[int]:
-        """Nanoseconds of CPU each worker (all its threads) has used so far (Linux)."""
-        used = []
-        for pid in _WORKER.findall(self.log):
-            total = 0
-            for stat in glob.glob(f"/proc/{pid}/task/*/schedstat"):
-                try:
-                    with open(stat) as fh:
-                        total += int(fh.read().split()[0])
-                except (OSError, ValueError, IndexError):
-                    continue  # a thread or worker that has exited
-            used.append(total)
-        return used
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+def worker_cpu(server: Server) -> list[int]:
+    """Nanoseconds of CPU each worker (all its threads) has used so far (Linux)."""
+    used = []
+    for pid in server.worker_pids():
+        total = 0
+        for stat in glob.glob(f"/proc/{pid}/task/*/schedstat"):
             try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+                with open(stat) as fh:
+                    total += int(fh.read().split()[0])
+            except (OSError, ValueError, IndexError):
+                continue  # a thread or worker that has exited
+        used.append(total)
+    return used
 
 
 @contextmanager
 def gunicorn(
     app: str, worker_class: str, *, workers: int = 2, threads: int = 4
-) -> Iterator[Gunicorn]:
-    """Serve *app* (``module:attribute``) with gunicorn until the block ends."""
+) -> Iterator[Server]:
+    """Serve *app* (``module:attribute``) with gunicorn, no access log, until the block ends."""
     log_dir = Path(tempfile.mkdtemp(prefix="websvc-bench-"))
-    log_path = log_dir / f"{app.replace(':', '_')}-{worker_class}.log"
-    cmd = [
-        sys.executable, "-m", "gunicorn",
-        "--no-control-socket",
-        "-c", str(ROOT / "gunicorn.conf.py"),
-        "--chdir", str(ROOT),
-        "-b", "127.0.0.1:0",
-        "-w", str(workers),
-        "-k", worker_class,
-        "--threads", str(threads if worker_class == "gthread" else 1),
-        "--log-level", "info",
-        app,
-    ]  # fmt: skip
-    env = {**os.environ, "WEBSVC_DISABLE_PLUGIN_AUTOLOAD": "1"}
-    env.pop("WEBSVC_CONFIG", None)
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=log)
-    server = Gunicorn(proc, log_path)
+    threads_flag = ["--threads", str(threads if worker_class == "gthread" else 1)]
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            text = server.log
-            match = _LISTENING.search(text)
-            if match and text.count("Booting worker") >= workers:
-                server.port = int(match.group(1))
-                break
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"gunicorn {app} did not start:\n{text}")
-            time.sleep(0.05)
-        while True:  # the workers accept once the master listens; wait for one answer
-            try:
-                server.request("GET", "/__ready__", {})
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"gunicorn {app} did not answer:\n{server.log}") from None
-                time.sleep(0.05)
-        yield server
+        server = start_gunicorn(
+            log_dir / f"{app.replace(':', '_')}-{worker_class}.log",
+            app,
+            workers=workers,
+            worker_class=worker_class,
+            extra=threads_flag,
+            access_log=False,
+        )
+        try:
+            yield server
+        finally:
+            server.stop()
     finally:
-        server.stop()
         shutil.rmtree(log_dir, ignore_errors=True)
 
 
@@ -143,7 +84,7 @@ class WrkResult:
 MAX_SHARE = 0.65
 
 
-def balanced_wrk(server: Gunicorn, script: str, seconds: float, *, tries: int = 4) -> WrkResult:
+def balanced_wrk(server: Server, script: str, seconds: float, *, tries: int = 4) -> WrkResult:
     """wrk, retried while the load fell (mostly) on one worker.
 
     With keep-alive (gthread) the connections wrk opens at the start are
@@ -153,9 +94,9 @@ def balanced_wrk(server: Gunicorn, script: str, seconds: float, *, tries: int = 
     every subject alike); the last try is kept when none is balanced.
     """
     for attempt in range(1, tries + 1):
-        before = server.worker_cpu()
+        before = worker_cpu(server)
         result = wrk(server.port, script, seconds)
-        after = server.worker_cpu()
+        after = worker_cpu(server)
         used = [a - b for a, b in zip(after, before, strict=False)]
         result.busiest = max(used) / sum(used) if sum(used) else 1.0
         result.cpu_us = sum(used) / 1000 / max(1, result.requests)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 _LISTENING = re.compile(r"Listening at: http://127\.0\.0\.1:(\d+)")
+_WORKER = re.compile(r"Booting worker with pid: (\d+)")
 
 
 @dataclass
@@ -85,6 +86,10 @@ class Server:
                 raise AssertionError(f"server exited ({self.proc.returncode}):\n{self.log}")
             time.sleep(0.05)
 
+    def worker_pids(self) -> list[int]:
+        """The pids of every worker this master has booted (live or not)."""
+        return [int(pid) for pid in _WORKER.findall(self.log)]
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -104,8 +109,13 @@ def start_gunicorn(
     worker_class: str = "sync",
     env: Mapping[str, str] | None = None,
     extra: Sequence[str] = (),
+    access_log: bool = True,
 ) -> Server:
-    """A gunicorn master on a free port, with the repository's gunicorn.conf.py."""
+    """A gunicorn master on a free port, with the repository's gunicorn.conf.py.
+
+    The access log (on by default, so tests can count requests) goes to the
+    log file too; benchmarks turn it off.
+    """
     cmd = [
         sys.executable, "-m", "gunicorn",
         "--no-control-socket",
@@ -115,7 +125,7 @@ def start_gunicorn(
         "-w", str(workers),
         "-k", worker_class,
         "--log-level", "info",
-        "--access-logfile", "-",
+        *(["--access-logfile", "-"] if access_log else []),
         *extra,
         app,
     ]  # fmt: skip
