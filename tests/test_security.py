@@ -447,3 +447,20 @@ def test_public_suffix_wildcard_without_credentials_warns() -> None:
     assert websvc.load_config(config).warnings == (
         '<dict>: tenants.t.cors[0].domain: "*.github.io" covers every site under a public suffix',
     )
+
+
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [
+        pytest.param("&".join(f"f{i}=1" for i in range(500)) + "&boomi_auth={cred}", 200, id="500-fields-before"),
+        pytest.param("boomi_auth={cred}&" + "&".join(f"f{i}=1" for i in range(500)), 200, id="500-fields-after"),
+        pytest.param("boomi_auth=%ZZ!!&boomi_auth={cred}", 401, id="first-boomi-auth-counts"),
+        pytest.param("x=" + "&" * 5000 + "boomi_auth={cred}", 200, id="empty-fields"),
+    ],
+)  # fmt: skip
+def test_many_query_fields_never_error(query: str, status: int) -> None:
+    cred = b64encode(f"acme-user:{TOKEN}".encode()).decode()
+    response = CLIENT.get(
+        f"/ws/rest/x?{query.format(cred=cred)}", headers={"Origin": "https://mydomain.com"}
+    )
+    assert response.status_code == status

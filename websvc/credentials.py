@@ -13,7 +13,7 @@ import hmac
 from base64 import b64decode
 from functools import lru_cache
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qsl
+from urllib.parse import unquote
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
@@ -81,9 +81,10 @@ def _basic(header: str) -> Credential | None:
 def boomi_auth_credential(environ: WSGIEnvironment) -> Credential | None:
     """The credential in the ``boomi_auth`` query parameter, if well-formed."""
     query = environ.get("QUERY_STRING", "")
-    if "boomi_auth" not in query or len(query) > 4 * MAX_CREDENTIAL_LENGTH:
+    if "boomi_auth=" not in query or len(query) > 4 * MAX_CREDENTIAL_LENGTH:
         return None
-    for name, value in parse_qsl(query, keep_blank_values=True, max_num_fields=64):
-        if name == "boomi_auth":
-            return decode_user_token(value, "boomi_auth")
+    for field in query.split("&"):  # the first boomi_auth=... wins, however many fields
+        if field.startswith("boomi_auth="):
+            # unquote, not unquote_plus: a "+" is base64, not a space.
+            return decode_user_token(unquote(field[11:]), "boomi_auth")
     return None
