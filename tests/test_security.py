@@ -464,3 +464,26 @@ def test_many_query_fields_never_error(query: str, status: int) -> None:
         f"/ws/rest/x?{query.format(cred=cred)}", headers={"Origin": "https://mydomain.com"}
     )
     assert response.status_code == status
+
+
+NASTY_HOSTS = [
+    "a.com:\xb2", "a.com:\xb9\xb2", "[::1", "[::1]:\xb3", ":", ":80", "a.com:", "a.com::443", "\xff\xfe",
+    "a.com:99999999999999999999", "A.COM:443", " a.com", "a.com\t", "[", "]", "[]:1", "x" * 5000,
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("host", NASTY_HOSTS)
+@pytest.mark.parametrize("reject", [False, True])
+def test_nasty_host_headers_never_error(host: str, reject: bool) -> None:
+    app = websvc.create_app(_config(reject_disallowed=reject))
+    for origin in ("https://evil.example", "https://mydomain.com", "http://a.com", "null"):
+        for method, extra in (
+            ("GET", {}),
+            ("OPTIONS", {"HTTP_ACCESS_CONTROL_REQUEST_METHOD": "GET"}),
+        ):
+            environ = EnvironBuilder("/ws/rest/x", method=method).get_environ()
+            environ.update(extra, HTTP_HOST=host, HTTP_ORIGIN=origin)
+            statuses: list[str] = []
+            body = app(environ, lambda s, h, e=None, seen=statuses: seen.append(s))
+            b"".join(body)
+            assert statuses and statuses[0][:3] in ("200", "401", "403"), (host, origin, statuses)

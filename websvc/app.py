@@ -342,7 +342,7 @@ def same_origin(environ: WSGIEnvironment, origin: str) -> bool:
     if own is None:
         # The Host may carry the default port explicitly ("a.com:443").
         name, _, port = host.lower().rpartition(":")
-        own = parse_origin(f"{scheme}://{name}") if port.isdigit() else None
+        own = parse_origin(f"{scheme}://{name}") if port.isascii() and port.isdigit() else None
         if own is None or int(port) != own.port:
             return False
     return own == parsed
