@@ -447,6 +447,9 @@ hosts = st.one_of(
             tagged("other.example", None),
             tagged("[::1]:8080", None),
             tagged("", None),
+            # Ports of non-ASCII digits (latin-1 has \xb2, \xb3, \xb9): not a port.
+            tagged("acme.example.net:\xb2", "acme"),
+            tagged("acme.example.net:1\xb9", "acme"),
         ]
     ),
     latin1.map(lambda v: tagged(v, None)),
@@ -619,6 +622,13 @@ def arbitrary_requests(draw: st.DrawFn) -> dict[str, Any]:
                 st.one_of(
                     credentials.map(lambda c: (f"boomi_auth={quote(c[0])}", c[1])),
                     credentials.map(lambda c: (f"boomi_auth={c[0]}", c[1])),
+                    # Many fields around it (a parser with a field limit must not fail).
+                    st.tuples(credentials, st.integers(0, 300)).map(
+                        lambda cn: (
+                            "&".join([*(f"f{i}=" for i in range(cn[1])), f"boomi_auth={cn[0][0]}"]),
+                            cn[0][1],
+                        )
+                    ),
                     latin1.map(lambda v: (v, None)),
                 )
             )
