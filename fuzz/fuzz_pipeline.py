@@ -53,7 +53,11 @@ CONFIG: dict[str, Any] = {
         },
     },
 }
-APP = websvc.create_app(CONFIG)
+#: Both refusal modes: answered without CORS headers, and 403 (reject_disallowed).
+APPS = (
+    websvc.create_app(CONFIG),
+    websvc.create_app({**CONFIG, "server": {**CONFIG["server"], "reject_disallowed": True}}),
+)
 TENANT_DOMAINS = {"a": ("cred.example", "wild.example"), "b": ("b-only.example",)}
 FIELDS = ("REQUEST_METHOD", "PATH_INFO", "QUERY_STRING", "HTTP_ORIGIN",
           "HTTP_ACCESS_CONTROL_REQUEST_METHOD", "HTTP_ACCESS_CONTROL_REQUEST_HEADERS",
@@ -77,10 +81,10 @@ def one_input(data: bytes) -> None:
     environ.setdefault("REQUEST_METHOD", "GET")
     if fdp.ConsumeBool():
         environ["REQUEST_METHOD"] = "OPTIONS"
-    check(environ)
+    check(APPS[fdp.ConsumeIntInRange(0, 1)], environ)
 
 
-def check(environ: dict[str, Any]) -> None:
+def check(app: Any, environ: dict[str, Any]) -> None:
     seen: list[tuple[str, list[tuple[str, str]]]] = []
 
     def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
@@ -88,7 +92,7 @@ def check(environ: dict[str, Any]) -> None:
         return lambda data: None
 
     origin = environ.get("HTTP_ORIGIN")
-    body = APP(dict(environ), start_response)
+    body = app(dict(environ), start_response)
     b"".join(body)
     close = getattr(body, "close", None)
     if close is not None:
