@@ -237,3 +237,28 @@ def test_metrics_survive_a_reload() -> None:
 def test_metrics_path_is_not_served_when_metrics_are_off() -> None:
     client = Client(websvc.create_app(_config()))
     assert client.get("/-/metrics").status_code == 404
+
+
+class _CrlfReason:
+    @websvc.hookimpl
+    def websvc_lookup_rule(self) -> websvc.Decision:
+        return websvc.Decision.refuse("evil\r\nSet-Cookie: a=b", "detail\r\nforged")
+
+
+def test_a_plugin_reason_never_breaks_a_header_or_a_log_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = websvc.WebsvcApp(_config(debug_header=True), plugins=[_CrlfReason()], autoload=False)
+    caplog.set_level(logging.INFO, logger="websvc")
+    headers: list[tuple[str, str]] = []
+    environ = EnvironBuilder(
+        "/ws/x",
+        method="OPTIONS",
+        headers={"Origin": "https://app.example", "Access-Control-Request-Method": "GET"},
+    ).get_environ()
+    b"".join(app(environ, lambda s, h, e=None: headers.extend(h)))
+    reason = dict(headers)["X-Websvc-Cors-Reason"]
+    assert reason == "evil\\x0d\\x0aSet-Cookie: a=b"
+    assert "Set-Cookie" not in dict(headers)
+    (line,) = [r.getMessage() for r in caplog.records if "cors refused" in r.getMessage()]
+    assert "\r" not in line and "\n" not in line

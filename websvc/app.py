@@ -139,7 +139,8 @@ class WebsvcApp:
             if log.isEnabledFor(logging.INFO):
                 _log_refusal(site, tenant, request, decision)
             if site.server.debug_header:
-                headers.append(("X-Websvc-Cors-Reason", decision.reason))
+                # A plugin's reason is free text: never let it break the header.
+                headers.append(("X-Websvc-Cors-Reason", safe(decision.reason, 100)))
             if site.server.reject_disallowed and not same_origin(environ, origin):
                 reject = True
                 headers = [h for h in headers if not _is_cors_header(h[0])]
@@ -160,7 +161,7 @@ class WebsvcApp:
         site = build_site(
             config, fallback=self.fallback, plugins=self.plugins, autoload=self.autoload
         )
-        if site.server.metrics_path is not None and getattr(self, "metrics", None) is None:
+        if site.server.metrics_path is not None and self.metrics is None:
             from websvc.metrics import Metrics
 
             self.metrics = Metrics()  # kept across reloads: counters never reset
@@ -242,12 +243,12 @@ def _log_refusal(
     """One INFO line per refused CORS request: tenant, origin, reason (escaped)."""
     fields = {
         "event": "cors_refused",
-        "tenant": tenant.name if tenant is not None else None,
+        "tenant": safe(tenant.name) if tenant is not None else None,
         "origin": safe(request.origin),
         "kind": "preflight" if request.preflight else "normal",
         "method": safe(request.method or ""),
         "path": safe(request.path),
-        "reason": decision.reason,
+        "reason": safe(decision.reason),
         "detail": safe(decision.detail),
     }
     if site.server.log_format == "json":
