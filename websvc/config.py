@@ -33,6 +33,7 @@ from websvc.cors import (
     LOOPBACK_HOSTS,
     is_token,
     normalize_method,
+    serialize_ipv6,
 )
 
 if sys.version_info >= (3, 11):  # pragma: no cover - version dependent
@@ -799,12 +800,7 @@ def split_domain(raw: str) -> tuple[str, str | None, int | None]:
 def _normalise_host(host: str) -> str | None:
     """Lower-case and IDNA-encode a host name; None when it is not one."""
     if host.startswith("["):
-        try:
-            return (
-                f"[{ipaddress.IPv6Address(host[1:-1]).compressed}]" if host.endswith("]") else None
-            )
-        except ValueError:
-            return None
+        return serialize_ipv6(host[1:-1]) if host.endswith("]") else None
     try:
         ascii_host = _to_ascii(host).lower()
     except UnicodeError:

@@ -489,12 +489,37 @@ def compile_rule(
 # -- private helpers -------------------------------------------------------
 
 
+def serialize_ipv6(text: str) -> str | None:
+    """``[address]`` as the URL standard (and so a browser) serializes it, or None.
+
+    Lower-case hex pieces, the first longest run of two or more zero pieces
+    written ``::``, never a dotted IPv4 tail: ``[::ffff:102:304]``. (Python's
+    ``IPv6Address.compressed`` writes ``::ffff:1.2.3.4`` since 3.13.)
+    """
+    if "%" in text:  # a zone id is not part of any origin
+        return None
+    try:
+        packed = ipaddress.IPv6Address(text).packed
+    except ValueError:
+        return None
+    pieces = [int.from_bytes(packed[i : i + 2], "big") for i in range(0, 16, 2)]
+    start, length, i = -1, 1, 0
+    while i < 8:
+        j = i
+        while j < 8 and pieces[j] == 0:
+            j += 1
+        if j - i > length:
+            start, length = i, j - i
+        i = max(j, i + 1)
+    hexes = [f"{piece:x}" for piece in pieces]
+    if start < 0:
+        return "[" + ":".join(hexes) + "]"
+    return "[" + ":".join(hexes[:start]) + "::" + ":".join(hexes[start + length :]) + "]"
+
+
 def _is_canonical_host(host: str) -> bool:
     if host.startswith("["):
-        try:
-            return f"[{ipaddress.IPv6Address(host[1:-1]).compressed}]" == host
-        except ValueError:
-            return False
+        return host.endswith("]") and serialize_ipv6(host[1:-1]) == host
     if _HOSTNAME.fullmatch(host) is None:
         return False
     last = host.rstrip(".").rsplit(".", 1)[-1]
