@@ -8,6 +8,17 @@ answer belongs to one whole config (A's or B's header set, never a mix).
 
     python bench/soak.py                      # full profile: 100 reloads, 30 s
     python bench/soak.py --reloads 30 --duration 8 --json out.json
+    python bench/soak.py --form factory       # gunicorn 'websvc:create_app(...)' elsewhere
+    python bench/soak.py --form legacy        # a legacy project's wrap() module
+
+The invalid configs take turns among every kind of bad file: a value out of
+range, bytes that are not UTF-8, a file truncated mid-line, the file replaced
+by a directory, and a plugin module that raises at import; some valid ones
+start with a UTF-8 byte-order mark. ``--form root`` is ``gunicorn wsgi:app``
+from the repository root (websvc's gunicorn settings: ``preload_app`` and the
+``on_reload`` hook); ``factory`` and ``legacy`` run gunicorn from another
+directory with no settings at all (no ``-c``, no ``--preload``), so every
+new worker reads the file itself.
 
 It prints the figures and exits 1 when any 5xx, socket error (beyond the
 requests in flight on a killed worker) or mixed answer was seen.
@@ -33,22 +44,20 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.servers import Server, start_gunicorn  # noqa: E402
+from tests.servers import Server, launch_gunicorn, start_gunicorn  # noqa: E402
 
 ORIGIN = "https://app.soak.example"
 TOKEN = "soak-token"
 AUTH = "Basic " + b64encode(f"soak:{TOKEN}".encode()).decode()
 
 
-def config_text(methods: list[str], max_age: int, expose: str) -> str:
+def config_text(methods: list[str], max_age: int, expose: str, apis: bool = True) -> str:
+    mounts = '[[apis]]\npath = "/ws/rest/echo"\napp = "websvc.demo:echo"\n' if apis else ""
     return f"""
 [server]
 authentication = "basic"
 
-[[apis]]
-path = "/ws/rest/echo"
-app = "websvc.demo:echo"
-
+{mounts}
 [tenants.soak]
 hosts = ["soak.test"]
 
@@ -67,7 +76,49 @@ expose_headers = ["{expose}"]
 
 CONFIG_A = config_text(["GET", "PUT"], 100, "X-Config-A")
 CONFIG_B = config_text(["GET", "PUT", "DELETE"], 200, "X-Config-B")
-CONFIG_BAD = CONFIG_A.replace("max_age = 100", "max_age = -1")
+BOOM_MODULE = 'raise RuntimeError("soak: this plugin module fails at import")\n'
+
+
+def bad_files(good: str) -> list[tuple[str, bytes | None, str]]:
+    """Every kind of bad file: (kind, content or None for a directory, a log excerpt)."""
+    return [
+        ("value", good.replace("max_age = 100", "max_age = -1").encode(), "max_age: -1"),
+        ("not UTF-8", (good + "# Z\u00fcrich\n").encode("latin-1"), "is not UTF-8"),
+        ("truncated", good.encode()[: good.index("methods = [") + 15], "invalid TOML"),
+        ("directory", None, "cannot read"),
+        (
+            "plugin raising at import",
+            good.replace(
+                'hosts = ["soak.test"]', 'hosts = ["soak.test"]\nplugins = ["soak_boom:plugin"]'
+            ).encode(),
+            "soak_boom:plugin",
+        ),
+    ]
+
+
+def write_config(path: Path, content: bytes | None) -> None:
+    """Replace the config file's content; None replaces the file by a directory."""
+    if path.is_dir():
+        path.rmdir()
+    if content is None:
+        path.unlink(missing_ok=True)
+        path.mkdir()
+    else:
+        path.write_bytes(content)
+
+
+LEGACY_MODULE = """
+import os
+import websvc
+
+
+def legacy(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "6")])
+    return [b"legacy"]
+
+
+app = websvc.wrap(legacy, os.environ["LEGACY_CONFIG"])
+"""
 #: The whole header sets a preflight may carry: one per valid config.
 EXPECTED = {
     ("GET, PUT", "100"): "A",
@@ -154,38 +205,53 @@ def soak(
     kill_worker: bool,
     workers: int = 2,
     folder: Path | None = None,
+    form: str = "root",
 ) -> dict[str, Any]:
     """Run one soak; return its figures (see the module docstring)."""
     folder = folder or Path(tempfile.mkdtemp(prefix="websvc-soak-"))
     config = folder / "websvc.toml"
-    config.write_text(CONFIG_A)
+    good = {"A": CONFIG_A, "B": CONFIG_B}
+    if form == "legacy":  # wrap() refuses [[apis]]: every path reaches the legacy app
+        good = {
+            "A": config_text(["GET", "PUT"], 100, "X-Config-A", apis=False),
+            "B": config_text(["GET", "PUT", "DELETE"], 200, "X-Config-B", apis=False),
+        }
+    bad = bad_files(good["A"])
+    config.write_text(good["A"])
     script = folder / "mix.lua"
     script.write_text(WRK_SCRIPT)
-    server = start_gunicorn(
-        folder / "gunicorn.log", config=config, workers=workers, extra=["--graceful-timeout", "10"]
-    )
+    server = _start(form, folder, config, workers)
     sampler = Sampler(server)
     try:
         sampler.start()
         wrk = subprocess.Popen(
-            ["wrk", "-t", "2", "-c", str(connections), "-d", f"{max(1, round(duration))}s", "--timeout", "10s",
+            ["wrk", "-t", "2", "-c", str(connections), "-d", f"{_wrk_cap(duration)}s", "--timeout", "10s",
              "-s", str(script), f"http://127.0.0.1:{server.port}"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
         time.sleep(min(1.0, duration / 10))
         sent = {"valid": 0, "invalid": 0}
+        kinds: dict[str, int] = {}
         killed: list[int] = []
         interval = (duration * 0.8) / max(reloads, 1)
+        started = time.monotonic()
         for i in range(reloads):
             if i % 2:
-                config.write_text(CONFIG_BAD)
+                kind, content, _ = bad[(i // 2) % len(bad)]
+                write_config(config, content)
                 sent["invalid"] += 1
+                kinds[kind] = kinds.get(kind, 0) + 1
             else:
-                config.write_text(CONFIG_B if (i // 2) % 2 == 0 else CONFIG_A)
+                text = good["B"] if (i // 2) % 2 == 0 else good["A"]
+                bom = "\ufeff" if i % 6 == 4 else ""  # now and then a byte-order mark
+                write_config(config, (bom + text).encode())
                 sent["valid"] += 1
-            server.hup()
-            # One reload at a time: wait until the master has read this file.
-            server.wait_for_log(_RELOAD_LINE, count=i + 1, timeout=30)
+            if form == "root":
+                server.hup()
+                # One reload at a time: wait until the master has read this file.
+                server.wait_for_log(_RELOAD_LINE, count=i + 1, timeout=30)
+            else:
+                _hup_and_wait_for_workers(server, workers)
             if kill_worker and i == reloads // 2:
                 time.sleep(interval)
                 pids = worker_pids(server.proc.pid)
@@ -193,7 +259,12 @@ def soak(
                     os.kill(pids[0], signal.SIGKILL)
                     killed.append(pids[0])
             time.sleep(interval)
-        output, _ = wrk.communicate(timeout=duration + 60)
+        reload_seconds = time.monotonic() - started
+        # The load lasts as long as the reloads do (wrk reports on SIGINT),
+        # plus a second, so every reload happens under load.
+        time.sleep(1)
+        wrk.send_signal(signal.SIGINT)
+        output, _ = wrk.communicate(timeout=60)
         sampler.stop.set()
         sampler.join(timeout=10)
         figures = parse_wrk(output)
@@ -208,11 +279,16 @@ def soak(
         sampler.stop.set()
         server.stop()
     return {
+        "form": form,
         "wrk": figures,
         "reloads": sent,
+        "invalid_by_kind": kinds,
+        "refusal_lines_by_kind": {kind: log.count(excerpt) for kind, _, excerpt in bad},
         "applied": log.count("websvc: config reloaded"),
         "refused": log.count("websvc: config reload refused"),
         "killed_workers": len(killed),
+        "reload_seconds": round(reload_seconds, 1),
+        "load_cap": _wrk_cap(duration),
         "connections": connections,
         "sampled": sampler.seen,
         "sampler_errors": sampler.failures,
@@ -245,33 +321,100 @@ def verdict(result: dict[str, Any]) -> list[str]:
         problems.append(f"{result['sampler_errors']} sampler connection errors")
     if not result["master_alive"] or result["status_after"] != 200:
         problems.append("the server did not survive")
-    if (
+    unexplained = [
+        kind for kind in result["invalid_by_kind"] if not result["refusal_lines_by_kind"].get(kind)
+    ]
+    if unexplained:
+        problems.append(f"bad files refused without a log line naming why: {unexplained}")
+    if result["form"] == "root" and (
         result["applied"] != result["reloads"]["valid"]
         or result["refused"] != result["reloads"]["invalid"]
     ):
         problems.append(
             f"reloads applied/refused {result['applied']}/{result['refused']} != sent {result['reloads']}"
         )
+    if result["reload_seconds"] >= result["load_cap"]:
+        problems.append(
+            f"the reloads took {result['reload_seconds']} s, longer than the load could"
+            f" last ({result['load_cap']} s): not all of them were under load"
+        )
     if wrk["requests"] == 0:
         problems.append("wrk sent no request")
     return problems
+
+
+def _wrk_cap(duration: float) -> int:
+    """How long wrk may run at most: it is stopped when the reloads are done."""
+    return max(60, round(duration * 5))
+
+
+def _start(form: str, folder: Path, config: Path, workers: int) -> Server:
+    """gunicorn in the *form* docs/deploy.md shows (see the module docstring)."""
+    plugins = folder / "plugins"
+    plugins.mkdir(exist_ok=True)
+    (plugins / "soak_boom.py").write_text(BOOM_MODULE)
+    env = {"PYTHONPATH": str(plugins), "WEBSVC_STATE_DIR": str(folder / "state")}
+    if form == "root":
+        return start_gunicorn(
+            folder / "gunicorn.log",
+            config=config,
+            workers=workers,
+            env=env,
+            extra=["--graceful-timeout", "10"],
+        )
+    cwd = folder / ("legacy_project" if form == "legacy" else "elsewhere")
+    cwd.mkdir(exist_ok=True)
+    if form == "legacy":
+        (cwd / "legacy_wsgi.py").write_text(LEGACY_MODULE)
+        app = "legacy_wsgi:app"
+        env["LEGACY_CONFIG"] = str(config)
+    else:
+        app = f'websvc:create_app("{config}")'
+    cmd = [sys.executable, "-m", "gunicorn", "--no-control-socket", "-b", "127.0.0.1:0",
+           "-w", str(workers), "--graceful-timeout", "10", "--log-level", "info",
+           "--access-logfile", "-", app]  # fmt: skip
+    return launch_gunicorn(cmd, folder / "gunicorn.log", cwd=cwd, env=env, workers=workers)
+
+
+def _hup_and_wait_for_workers(server: Server, workers: int) -> None:
+    """HUP, then wait until the workers booted before it have all exited."""
+    before = set(worker_pids(server.proc.pid))
+    server.hup()
+    deadline = time.monotonic() + 30
+    while True:
+        now = set(worker_pids(server.proc.pid))
+        if len(now) == workers and not now & before:
+            return
+        if time.monotonic() > deadline or server.proc.poll() is not None:
+            raise AssertionError(f"workers not replaced after HUP:\n{server.log}")
+        time.sleep(0.02)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--duration", type=float, default=30.0, help="seconds of load (default 30)")
+    parser.add_argument(
+        "--duration",
+        type=float,
+        default=30.0,
+        help="spread the reloads over about this many seconds (default 30); "
+        "the load lasts until the last reload is done",
+    )
     parser.add_argument("--reloads", type=int, default=100, help="SIGHUPs to send (default 100)")
     parser.add_argument("--connections", type=int, default=16, help="wrk connections (default 16)")
     parser.add_argument("--no-kill", action="store_true", help="do not kill a worker mid-load")
     parser.add_argument("--json", type=Path, help="write the figures as JSON")
+    parser.add_argument(
+        "--form", choices=("root", "factory", "legacy"), default="root", help="how gunicorn runs"
+    )
     args = parser.parse_args(argv)
     result = soak(
         duration=args.duration,
         reloads=args.reloads,
         connections=args.connections,
         kill_worker=not args.no_kill,
+        form=args.form,
     )
     problems = verdict(result)
     print(json.dumps(result, indent=2))

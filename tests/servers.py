@@ -129,7 +129,20 @@ def start_gunicorn(
         *extra,
         app,
     ]  # fmt: skip
-    server = _spawn(cmd, log_path, config, env)
+    return launch_gunicorn(cmd, log_path, config=config, env=env, workers=workers)
+
+
+def launch_gunicorn(
+    cmd: Sequence[str],
+    log_path: Path,
+    *,
+    cwd: Path = ROOT,
+    config: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    workers: int = 1,
+) -> Server:
+    """Run a gunicorn command line as given (in *cwd*); wait until it serves."""
+    server = _spawn(list(cmd), log_path, config, env, cwd)
     deadline = time.monotonic() + 30
     while True:
         match = _LISTENING.search(server.log)
@@ -165,14 +178,18 @@ def start_serve(
 
 
 def _spawn(
-    cmd: list[str], log_path: Path, config: Path | None, env: Mapping[str, str] | None
+    cmd: list[str],
+    log_path: Path,
+    config: Path | None,
+    env: Mapping[str, str] | None,
+    cwd: Path = ROOT,
 ) -> Server:
     environ = {**os.environ, "WEBSVC_DISABLE_PLUGIN_AUTOLOAD": "1", **(env or {})}
     environ.pop("WEBSVC_CONFIG", None)
     if config is not None:
         environ["WEBSVC_CONFIG"] = str(config)
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=environ, stdout=log, stderr=log)
+        proc = subprocess.Popen(cmd, cwd=cwd, env=environ, stdout=log, stderr=log)
     return Server(proc, log_path)
 
 

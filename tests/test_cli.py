@@ -214,16 +214,17 @@ def test_explain_forced_tenant(tmp_path: Path, capsys: pytest.CaptureFixture[str
 
 
 def test_token_prints_hash_lines(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = _run(capsys, "token", "--tenant", "acme", "--user", "bob")
+    code, out, err = _run(capsys, "token", "--tenant", "acme", "--user", "bob")
     assert code == 0
-    token = re.search(r"websvc keeps only its hash\): (\S+)", out)
+    # The token on stderr, the TOML alone on stdout (tests/test_cli_process.py appends it).
+    token = re.fullmatch(r"token \(shown once; .* websvc keeps only its hash\): (\S+)\n", err)
     digest = re.search(r'token_sha256 = "([0-9a-f]{64})"', out)
     assert token and digest
     assert hashlib.sha256(token.group(1).encode()).hexdigest() == digest.group(1)
-    assert "[[tenants.acme.users]]" in out and 'name = "bob"' in out
+    assert out == f'\n[[tenants.acme.users]]\nname = "bob"\ntoken_sha256 = "{digest.group(1)}"\n'
     assert len(token.group(1)) >= 40
-    code, again, _ = _run(capsys, "token")
-    assert token.group(1) not in again, "every token is fresh"
+    code, again, again_err = _run(capsys, "token")
+    assert token.group(1) not in again + again_err, "every token is fresh"
 
 
 def test_console_script_and_module_entry_point(tmp_path: Path) -> None:

@@ -357,6 +357,65 @@ REFUSALS = [
         ['tenants.acme.cors[0].domain: "*.10.0.0.1" is not a domain name or IP address'],
         id="domain-wildcard-ip",
     ),
+    # hosts the URL standard's host parser rejects (SPEC §4): xn-- labels browsers refuse
+    pytest.param(
+        rules(rule(domain="xn--f")),
+        [
+            'tenants.acme.cors[0].domain: "xn--f" is not a valid host: '
+            'the xn-- label "xn--f" is not valid Punycode'
+        ],
+        id="domain-xn--not-punycode",
+    ),
+    pytest.param(
+        rules(rule(domain="https://*.xn--f.a.com:8443")),
+        ['"https://*.xn--f.a.com:8443" is not a valid host: the xn-- label "xn--f" is not valid'],
+        id="domain-xn--not-punycode-in-wildcard-with-scheme-and-port",
+    ),
+    pytest.param(
+        rules(rule(domain="a.xn--.com")),
+        ['"a.xn--.com" is not a valid host: the xn-- label "xn--" decodes to an empty label'],
+        id="domain-xn--empty",
+    ),
+    pytest.param(
+        rules(rule(domain="xn--abc-.com")),
+        [
+            '"xn--abc-.com" is not a valid host: the xn-- label "xn--abc-" decodes to "abc", which is all ASCII'
+        ],
+        id="domain-xn--all-ascii",
+    ),
+    pytest.param(
+        rules(rule(domain="xn--abc.com")),
+        [
+            '"xn--abc.com" is not a valid host: the xn-- label "xn--abc" decodes to '
+            '"\\u0082\\u0081\\u0080", which is not a valid label'
+        ],
+        id="domain-xn--decodes-to-control-characters",
+    ),
+    pytest.param(
+        rules(rule(domain="XN--BCHER-2PA.example")),
+        [
+            '"XN--BCHER-2PA.example" is not a valid host: the xn-- label "xn--bcher-2pa" decodes '
+            'to "b\\u00dccher", which browsers encode as "xn--bcher-kva"'
+        ],
+        id="domain-xn--upper-case-letter-inside",
+    ),
+    pytest.param(
+        rules(rule(domain="xn--a-wbb.com")),
+        ['the xn-- label "xn--a-wbb" decodes to "\\u0301a", which begins with a combining mark'],
+        id="domain-xn--leading-combining-mark",
+    ),
+    pytest.param(
+        rules(rule(domain="xn--e-xbb.com")),
+        [
+            'the xn-- label "xn--e-xbb" decodes to "e\\u0301", which is not in Unicode normalization form NFC'
+        ],
+        id="domain-xn--not-nfc",
+    ),
+    pytest.param(
+        rules(rule(domain="a.0x1")),
+        ['tenants.acme.cors[0].domain: "a.0x1" is not a domain name or IP address'],
+        id="domain-ends-in-a-hex-number",
+    ),
     pytest.param(
         rules({"methods": ["GET"]}),
         ["tenants.acme.cors[0].domain: missing"],
@@ -495,6 +554,14 @@ REFUSALS = [
         tenant(hosts=["acme example"]),
         ['tenants.acme.hosts: "acme example" is not a host name'],
         id="hosts-not-a-name",
+    ),
+    pytest.param(
+        tenant(hosts=["api.xn--f.example"]),
+        [
+            'tenants.acme.hosts: "api.xn--f.example" is not a valid host: '
+            'the xn-- label "xn--f" is not valid Punycode'
+        ],
+        id="hosts-xn--not-punycode",
     ),
     pytest.param(
         {"tenants": {"acme": {"hosts": ["a.example"]}, "beta": {"hosts": ["A.example"]}}},
@@ -1270,4 +1337,171 @@ def test_non_ascii_digits_in_a_port_are_a_problem_not_a_crash(domain: str) -> No
         load_config({"tenants": {"t": {"cors": [{"domain": domain}]}}})
     assert info.value.problems == [
         f"<dict>: tenants.t.cors[0].domain: {json.dumps(domain)} has a port that is not a port (1-65535)"
+    ]
+
+
+# -- xn-- labels browsers accept stay accepted -----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("domain", "normalised"),
+    [
+        pytest.param("xn--ls8h.la", "xn--ls8h.la", id="emoji"),
+        pytest.param("xn--strae-oqa.de", "xn--strae-oqa.de", id="eszett-kept"),
+        pytest.param("xn--zca.com", "xn--zca.com", id="eszett-alone"),
+        pytest.param("XN--Bcher-KVA.example", "xn--bcher-kva.example", id="upper-case-ascii"),
+        pytest.param("*.xn--bcher-kva.example", "*.xn--bcher-kva.example", id="wildcard"),
+        pytest.param("a--b.com", "a--b.com", id="double-hyphen-not-xn"),
+    ],
+)
+def test_valid_xn_labels_are_accepted(domain: str, normalised: str) -> None:
+    config = load_config(
+        {"tenants": {"acme": {"hosts": [domain.lstrip("*.")], "cors": [rule(domain=domain)]}}}
+    )
+    assert only_rule(config).domain == normalised
+    assert config.tenants[0].hosts == (normalised.lstrip("*."),)
+
+
+# -- warnings: accepted, but named (websvc check prints them on stderr) -----------
+
+WARNINGS = [
+    pytest.param(
+        rules(rule(request_headers=["X-Ok", "Connection"])),
+        [
+            '<dict>: tenants.acme.cors[0].request_headers: "Connection" is a header browsers '
+            "never let a page send (a forbidden request-header name); the rule allows it for nothing"
+        ],
+        id="request-header-forbidden",
+    ),
+    pytest.param(
+        rules(rule(request_headers=["cookie", "Sec-Fetch-Mode", "proxy-authorization"])),
+        [
+            f'<dict>: tenants.acme.cors[0].request_headers: "{name}" is a header browsers never '
+            "let a page send (a forbidden request-header name); the rule allows it for nothing"
+            for name in ("cookie", "Sec-Fetch-Mode", "proxy-authorization")
+        ],
+        id="request-header-forbidden-any-case-and-prefixes",
+    ),
+    pytest.param(
+        rules(rule(request_headers=["Access-Control-Allow-Origin"])),
+        [
+            '<dict>: tenants.acme.cors[0].request_headers: "Access-Control-Allow-Origin" is a '
+            "CORS protocol header (the browser or websvc sets it), not one a page sends; "
+            "the rule allows it for nothing"
+        ],
+        id="request-header-access-control",
+    ),
+    pytest.param(
+        {"cors": {"defaults": {"request_headers": ["Accept", "Origin"]}}},
+        [
+            '<dict>: cors.defaults.request_headers: "Origin" is a header browsers never let a '
+            "page send (a forbidden request-header name); [cors.defaults] allows it for nothing"
+        ],
+        id="defaults-request-header-forbidden",
+    ),
+    pytest.param(
+        rules(rule(expose_headers=["X-Total", "Set-Cookie"])),
+        [
+            '<dict>: tenants.acme.cors[0].expose_headers: "Set-Cookie" is a header browsers '
+            "never expose to a page (a forbidden response-header name); the rule exposes it for nothing"
+        ],
+        id="expose-set-cookie",
+    ),
+    pytest.param(
+        {"cors": {"defaults": {"expose_headers": ["set-cookie2"]}}},
+        [
+            '<dict>: cors.defaults.expose_headers: "set-cookie2" is a header browsers never '
+            "expose to a page (a forbidden response-header name); [cors.defaults] exposes it for nothing"
+        ],
+        id="defaults-expose-set-cookie2",
+    ),
+    pytest.param(
+        rules(rule(protocols=["http", "https"], allow_credentials=True)),
+        [
+            '<dict>: tenants.acme.cors[0].protocols: ["http", "https"] allows http together with '
+            "allow_credentials on a host that is not loopback: cookies and responses travel in "
+            "clear text, and a network attacker can forge that origin (allow https only)"
+        ],
+        id="http-with-credentials-from-protocols",
+    ),
+    pytest.param(
+        rules(rule(domain="http://a.com:8080", allow_credentials=True)),
+        ['<dict>: tenants.acme.cors[0].domain: "http://a.com:8080" allows http together with'],
+        id="http-with-credentials-from-domain-scheme",
+    ),
+    pytest.param(
+        rules(rule(domain="*.a.com", protocols=["http"], allow_credentials=True)),
+        ['<dict>: tenants.acme.cors[0].protocols: ["http"] allows http together with'],
+        id="http-with-credentials-on-a-wildcard",
+    ),
+]
+
+
+@pytest.mark.parametrize(("source", "expected"), WARNINGS)
+def test_warned_but_accepted(source: dict[str, Any], expected: list[str]) -> None:
+    warnings = list(load_config(source).warnings)
+    assert len(warnings) == len(expected), warnings
+    for line, start in zip(warnings, expected, strict=True):
+        assert line.startswith(start), (line, start)
+        assert not CONTROL.search(line)
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        pytest.param({"domain": "localhost", "allow_credentials": True}, id="localhost"),
+        pytest.param(
+            {"domain": "http://localhost:5173", "allow_credentials": True}, id="localhost-http"
+        ),
+        pytest.param(
+            {"domain": "*.localhost", "protocols": ["http"], "allow_credentials": True},
+            id="wildcard-localhost",
+        ),
+        pytest.param(
+            {"domain": "http://app.localhost", "allow_credentials": True}, id="sub-localhost"
+        ),
+        pytest.param({"domain": "127.0.0.1", "allow_credentials": True}, id="ipv4-loopback"),
+        pytest.param(
+            {"domain": "http://127.0.0.2", "allow_credentials": True}, id="ipv4-loopback-net"
+        ),
+        pytest.param({"domain": "[::1]", "allow_credentials": True}, id="ipv6-loopback"),
+        pytest.param({"domain": "http://a.com"}, id="http-without-credentials"),
+        pytest.param({"domain": "a.com", "allow_credentials": True}, id="https-with-credentials"),
+        pytest.param(
+            {"domain": "a.com", "request_headers": ["X-Cookie", "Authorization", "*"]},
+            id="ordinary-headers",
+        ),
+        pytest.param(
+            {"domain": "a.com", "expose_headers": ["X-Set-Cookie", "*"]}, id="ordinary-expose"
+        ),
+    ],
+)
+def test_not_warned(keys: dict[str, Any]) -> None:
+    assert load_config(rules(keys)).warnings == ()
+
+
+def test_the_demo_config_has_no_warning() -> None:
+    assert load_config(None).warnings == ()
+
+
+def test_warnings_are_printed_by_check_on_stderr_and_exit_0(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from websvc.cli import main
+
+    path = tmp_path / "websvc.toml"
+    path.write_text(
+        '[[tenants.acme.cors]]\ndomain = "http://a.com"\nallow_credentials = true\n'
+        'request_headers = ["DNT"]\n',
+        encoding="utf-8",
+    )
+    assert main(["check", "--config", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert out == f"{path}: ok (1 tenants, 1 CORS rules, 0 APIs)\n"
+    assert err.splitlines() == [
+        f'warning: {path}: tenants.acme.cors[0].request_headers: "DNT" is a header browsers never '
+        "let a page send (a forbidden request-header name); the rule allows it for nothing",
+        f'warning: {path}: tenants.acme.cors[0].domain: "http://a.com" allows http together with '
+        "allow_credentials on a host that is not loopback: cookies and responses travel in clear "
+        "text, and a network attacker can forge that origin (allow https only)",
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import logging
@@ -205,7 +206,7 @@ def test_metrics_count_by_tenant_and_outcome() -> None:
         )
         == 1
     )
-    assert _value(text, "websvc_auth_failures_total", tenant="acme") == 1
+    assert _value(text, "websvc_auth_failures_total", tenant="acme", reason="no credentials") == 1
     assert _value(text, "websvc_request_duration_seconds_count", kind="preflight") == 5
     assert "x-nope" not in text, "header names never become label values"
 
@@ -262,3 +263,75 @@ def test_a_plugin_reason_never_breaks_a_header_or_a_log_line(
     assert "Set-Cookie" not in dict(headers)
     (line,) = [r.getMessage() for r in caplog.records if "cors refused" in r.getMessage()]
     assert "\r" not in line and "\n" not in line
+
+
+def _auth_refusals(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if "auth" in r.getMessage()]
+
+
+@pytest.mark.parametrize(
+    ("headers", "line"),
+    [
+        pytest.param(
+            {"Authorization": "Basic " + base64.b64encode(b"u:wrong").decode()},
+            "auth refused: tenant=acme user=u plugin=websvc.plugins.auth_basic GET /ws/x"
+            " reason=wrong token",
+            id="wrong-token",
+        ),
+        pytest.param(
+            {"Authorization": "Basic " + base64.b64encode(b"nobody:x").decode()},
+            "auth refused: tenant=acme user=nobody plugin=websvc.plugins.auth_basic GET /ws/x"
+            " reason=unknown user",
+            id="unknown-user",
+        ),
+        pytest.param(
+            {},
+            "auth refused: tenant=acme user=- plugin=websvc.plugins.auth_basic GET /ws/x"
+            " reason=no credentials",
+            id="no-credentials",
+        ),
+        pytest.param(
+            {"X-API-Key": "nope"},
+            "auth refused: tenant=acme user=- plugin=examples.apikey_auth:plugin GET /ws/x"
+            " reason=unknown API key",
+            id="tenant-plugin",
+        ),
+    ],
+)
+def test_refused_authentication_is_logged_with_plugin_and_reason(
+    caplog: pytest.LogCaptureFixture, headers: dict[str, str], line: str
+) -> None:
+    config = _config(authentication="basic")
+    config["tenants"]["acme"]["plugins"] = ["examples.apikey_auth:plugin"]
+    client = Client(websvc.create_app(config))
+    caplog.set_level(logging.INFO, logger="websvc")
+    reply = client.get("/ws/x", headers={"Host": "acme.test", **headers})
+    assert reply.status_code == 401
+    assert _auth_refusals(caplog) == [line]
+
+
+def test_auth_refusal_line_escapes_the_user_name_and_never_logs_the_token(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    client = Client(websvc.create_app(_config(authentication="basic", log_format="json")))
+    caplog.set_level(logging.INFO, logger="websvc")
+    credential = base64.b64encode("u\r\nINFO forged\u00e9:s3cret-token".encode()).decode()
+    client.get("/ws/x", headers={"Host": "acme.test", "Authorization": f"Basic {credential}"})
+    (line,) = _auth_refusals(caplog)
+    assert json.loads(line) == {
+        "event": "auth_refused", "tenant": "acme", "user": "u\\x0d\\x0aINFO forged\\xe9",
+        "plugin": "websvc.plugins.auth_basic", "method": "GET", "path": "/ws/x",
+        "reason": "unknown user",
+    }  # fmt: skip
+    assert "s3cret" not in line and "\r" not in line
+
+
+def test_allowed_authentication_is_not_logged(caplog: pytest.LogCaptureFixture) -> None:
+    client = Client(websvc.create_app(_config(authentication="basic")))
+    caplog.set_level(logging.INFO, logger="websvc")
+    credential = base64.b64encode(b"u:t").decode()
+    reply = client.get(
+        "/ws/x", headers={"Host": "acme.test", "Authorization": f"Basic {credential}"}
+    )
+    assert reply.status_code == 200
+    assert _auth_refusals(caplog) == []

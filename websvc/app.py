@@ -16,18 +16,24 @@ loses any ``Access-Control-*`` header the API set itself.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import os
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from itertools import chain
+from pathlib import Path
 from time import perf_counter
 from typing import TYPE_CHECKING
 
 from werkzeug.wsgi import ClosingIterator
 
+from websvc import lastgood
 from websvc.config import ConfigError, ConfigSource
 from websvc.cors import VARY_PREFLIGHT, CorsRequest, Decision, parse_origin
-from websvc.logutil import safe
+from websvc.credentials import basic_credential, boomi_auth_credential
+from websvc.logutil import ensure_handler, safe
 from websvc.registry import AuthResult, Identity, Site, build_site
 
 if TYPE_CHECKING:
@@ -75,11 +81,20 @@ class WebsvcApp:
         self.plugins = tuple(plugins)
         self.autoload = autoload
         self.metrics: Metrics | None = None
-        self.site: Site = self._build(config)
         #: The problems of the last refused reload (empty after a good one).
         self.reload_problems: tuple[str, ...] = ()
+        #: What the config file held at the last load attempt, good or bad.
+        self._attempted = _fingerprint(config)
+        #: Built while a gunicorn worker boots: keep or use the last good copy.
+        self._worker_boot = lastgood.worker_boot()
+        ensure_handler()
+        try:
+            self.site: Site = self._build(config)
+        except ConfigError as exc:
+            self.site = self._last_good(exc)
         for warning in self.site.config.warnings:
             log.warning("%s", warning)
+        _LIVE.add(self)
 
     def reload(self, config: ConfigSource | None = None) -> bool:
         """Load the config again (or *config*) and swap it in when valid.
@@ -88,13 +103,15 @@ class WebsvcApp:
         keeps serving; returns whether the new config was applied.
         """
         source = self.source if config is None else config
+        self._attempted = _fingerprint(source)
         try:
             site = self._build(source)
-        except ConfigError as exc:
-            self.reload_problems = tuple(exc.problems)
+        except Exception as exc:  # a ConfigError; anything else must not stop a server either
+            problems = exc.problems if isinstance(exc, ConfigError) else [_unexpected(exc)]
+            self.reload_problems = tuple(problems)
             log.error(
                 "config reload refused, still serving the last good config: %s",
-                safe("; ".join(exc.problems), 4000),
+                safe("; ".join(problems), 4000),
             )
             return False
         self.reload_problems = ()
@@ -157,15 +174,50 @@ class WebsvcApp:
 
     # -- private ------------------------------------------------------------
 
-    def _build(self, config: ConfigSource) -> Site:
+    def _build(self, config: ConfigSource, text: str | None = None) -> Site:
         site = build_site(
-            config, fallback=self.fallback, plugins=self.plugins, autoload=self.autoload
+            config, fallback=self.fallback, plugins=self.plugins, autoload=self.autoload, text=text
         )
         if site.server.metrics_path is not None and self.metrics is None:
             from websvc.metrics import Metrics
 
             self.metrics = Metrics()  # kept across reloads: counters never reset
+        if site.config.text is not None and text is None and self._worker_boot:
+            lastgood.remember(str(config), site.config.text)
         return site
+
+    def _last_good(self, error: ConfigError) -> Site:
+        """At start, when the file is bad: the config this server's workers last loaded.
+
+        Only a worker whose master already served a good config finds one (a
+        new worker after ``HUP`` without ``preload_app``); otherwise *error*
+        is raised, and a server never starts on a bad file.
+        """
+        source = self.source
+        kept = None
+        if self._worker_boot and isinstance(source, str | Path):
+            kept = lastgood.recall(str(source))
+        if kept is None:
+            raise error
+        text, where = kept
+        site = self._build(source, text=text)
+        self.reload_problems = tuple(error.problems)
+        log.error(
+            "config refused, serving the last good config (kept in %s): %s",
+            where,
+            safe("; ".join(error.problems), 4000),
+        )
+        return site
+
+    def _after_fork(self) -> None:
+        """In a new worker: load the file again if it changed since the last attempt.
+
+        gunicorn forks new workers after ``HUP``; without websvc's
+        ``on_reload`` (docs/deploy.md) the master did not read the file, so
+        each new worker does, and keeps what it inherited if the file is bad.
+        """
+        if self._attempted is not None and _fingerprint(self.source) != self._attempted:
+            self.reload()
 
     def _measured(
         self, metrics: Metrics, environ: WSGIEnvironment, start_response: StartResponse
@@ -177,7 +229,7 @@ class WebsvcApp:
         note = _Note()
         result = self(environ, start_response, note)
         if note.auth_failed:
-            metrics.auth_failure(note.tenant)
+            metrics.auth_failure(note.tenant, note.auth_failed)
         metrics.count(note.tenant, note.kind, note.outcome, note.reason, perf_counter() - started)
         return result
 
@@ -196,7 +248,9 @@ class WebsvcApp:
         auth = hooks.authenticate(environ, identity, site) or _NO_AUTH
         if not auth.ok:
             if note is not None:
-                note.auth_failed = True
+                note.auth_failed = auth.reason or "refused"
+            if log.isEnabledFor(logging.INFO):
+                _log_auth_refusal(site, hooks, identity, environ, auth)
             headers = [*cors, ("WWW-Authenticate", auth.challenge)]
             return _plain(start_response, "401 Unauthorized", _UNAUTHORIZED_BODY, headers, vary)
         if identity is not None:
@@ -229,7 +283,7 @@ class _Note:
         self.outcome = "none"
         self.reason = ""
         self.tenant = ""
-        self.auth_failed = False
+        self.auth_failed = ""  # the refusal's reason when authentication refused
 
     def cors(self, preflight: bool, decision: Decision) -> None:
         self.kind = "preflight" if preflight else "normal"
@@ -251,19 +305,51 @@ def _log_refusal(
         "reason": safe(decision.reason),
         "detail": safe(decision.detail),
     }
+    _log_event(
+        site,
+        fields,
+        "cors refused: tenant={tenant} origin={origin} {kind} {method} {path} reason={reason}"
+        " ({detail})",
+    )
+
+
+def _log_auth_refusal(
+    site: Site,
+    hooks: Hooks,
+    identity: Identity | None,
+    environ: WSGIEnvironment,
+    auth: AuthResult,
+) -> None:
+    """One INFO line per refused authentication: tenant, user name, plugin, reason (escaped).
+
+    The user name is the one the request sent (never the token).
+    """
+    credential = identity.credential if identity is not None else None
+    if credential is None:
+        credential = basic_credential(environ) or boomi_auth_credential(environ)
+    user = auth.user or (credential.user if credential is not None else None)
+    fields = {
+        "event": "auth_refused",
+        "tenant": safe(identity.tenant.name) if identity is not None else None,
+        "user": safe(user) if user is not None else None,
+        "plugin": safe(auth.plugin or hooks.auth_plugin or "-"),
+        "method": safe(environ.get("REQUEST_METHOD", "")),
+        "path": safe(environ.get("PATH_INFO", "")),
+        "reason": safe(auth.reason or "refused"),
+    }
+    _log_event(
+        site,
+        fields,
+        "auth refused: tenant={tenant} user={user} plugin={plugin} {method} {path} reason={reason}",
+    )
+
+
+def _log_event(site: Site, fields: dict[str, str | None], text: str) -> None:
+    """Log *fields* (already escaped) at INFO as JSON or as the *text* template (None: -)."""
     if site.server.log_format == "json":
         log.info("%s", json.dumps(fields, ensure_ascii=True, separators=(",", ":")))
     else:
-        log.info(
-            "cors refused: tenant=%s origin=%s %s %s %s reason=%s (%s)",
-            fields["tenant"] or "-",
-            fields["origin"],
-            fields["kind"],
-            fields["method"],
-            fields["path"],
-            fields["reason"],
-            fields["detail"],
-        )
+        log.info("%s", text.format_map({k: "-" if v is None else v for k, v in fields.items()}))
 
 
 class _Responder:
@@ -366,6 +452,42 @@ def _plain(
         ],
     )
     return iter((body,))
+
+
+#: Every WebsvcApp alive in this process (weakly held): reloaded by the
+#: gunicorn ``on_reload`` hook, and checked in each forked worker.
+_LIVE: weakref.WeakSet[WebsvcApp] = weakref.WeakSet()
+
+
+def live_apps() -> list[WebsvcApp]:
+    """The websvc apps alive in this process."""
+    return list(_LIVE)
+
+
+def _after_fork_in_child() -> None:
+    for app in list(_LIVE):
+        try:
+            app._after_fork()
+        except Exception:  # a fork hook must never take a worker down
+            log.exception("config check after fork failed")
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _fingerprint(source: ConfigSource) -> str | None:
+    """A digest of what a config file holds now (None for a dict or the demo)."""
+    if not isinstance(source, str | Path):
+        return None
+    try:
+        with open(source, "rb") as fh:
+            return hashlib.sha256(fh.read()).hexdigest()
+    except OSError as exc:
+        return f"unreadable: {exc.errno}"
+
+
+def _unexpected(exc: BaseException) -> str:
+    return f"unexpected error while loading the config: {type(exc).__name__}: {exc}"
 
 
 def create_app(config: ConfigSource = None) -> WebsvcApp:

@@ -30,6 +30,8 @@ from websvc.config import (
     MAX_MAX_AGE,
     ConfigError,
     RuleConfig,
+    decode_text,
+    describe,
     load_config,
     render,
     split_domain,
@@ -129,8 +131,16 @@ def read_json(path: str) -> Any:
             raw = fh.read()
     except OSError as exc:
         raise BoomiImportError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
+    except (ValueError, MemoryError) as exc:  # a NUL in the name; a file too large to hold
+        raise BoomiImportError([f"{path}: cannot read: {describe(exc)}"]) from None
+    text: str | bytes = raw  # UTF-16 and UTF-32 (RFC 4627): json reads those itself
+    if json.detect_encoding(raw) in ("utf-8", "utf-8-sig"):
+        try:
+            text = decode_text(raw)  # a byte-order mark is dropped; a bad byte located
+        except ValueError as exc:
+            raise BoomiImportError([f"{path}: {exc}"]) from None
     try:
-        return json.loads(raw, object_pairs_hook=_no_duplicates)
+        return json.loads(text, object_pairs_hook=_no_duplicates)
     except RecursionError:
         raise BoomiImportError([f"{path}: invalid JSON: nested too deeply"]) from None
     except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, duplicate key

@@ -1,7 +1,9 @@
-"""The ``websvc`` command line: serve, check, explain, token, import-boomi.
+"""The ``websvc`` command line: serve, check, explain, token, import-boomi, demo.
 
-Exit codes: 0 success (``explain``: allowed), 1 ``explain`` refused,
-2 a bad config or bad arguments (``import-boomi``: a Boomi object it refuses).
+Exit codes: 0 success (``explain``: allowed; ``serve`` and ``demo``: stopped
+by Ctrl-C or SIGTERM), 1 ``explain`` refused, 2 a bad config or bad arguments
+(a port outside 1-65535, a port that cannot be listened on, a ``token`` name
+no config accepts; ``import-boomi``: a Boomi object it refuses).
 """
 
 from __future__ import annotations
@@ -10,18 +12,22 @@ import argparse
 import hashlib
 import logging
 import os
+import re
 import secrets
+import signal
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, cast
 
-from werkzeug.serving import WSGIRequestHandler
+from werkzeug.serving import BaseWSGIServer, ThreadedWSGIServer, WSGIRequestHandler
 
-from websvc.config import ConfigError, ConfigSource, import_object
+from websvc.config import ConfigError, ConfigSource, import_object, render
 from websvc.logutil import safe
 from websvc.registry import Site, build_site
 
 if TYPE_CHECKING:
+    from types import FrameType
+
     from _typeshed.wsgi import WSGIApplication
 
 DEFAULT_HOST = "127.0.0.1"
@@ -52,7 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", help="TOML config (default: $WEBSVC_CONFIG, else the demo)")
     serve.add_argument("--host", default=DEFAULT_HOST, help=f"address (default {DEFAULT_HOST})")
     serve.add_argument(
-        "--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})"
+        "--port", default=str(DEFAULT_PORT), help=f"port, 1-65535 (default {DEFAULT_PORT})"
     )
     serve.add_argument(
         "--wrap",
@@ -86,8 +92,8 @@ def _parser() -> argparse.ArgumentParser:
     boomi.add_argument("--tenant", required=True, help="tenant the CORS rules belong to")
 
     demo = sub.add_parser("demo", help="serve the demo API and the in-browser CORS playground")
-    demo.add_argument("--api-port", type=int, default=8080, help="demo API port (default 8080)")
-    demo.add_argument("--page-port", type=int, default=8081, help="playground port (default 8081)")
+    demo.add_argument("--api-port", default="8080", help="demo API port (default 8080)")
+    demo.add_argument("--page-port", default="8081", help="playground port (default 8081)")
     return parser
 
 
@@ -108,10 +114,11 @@ def _load(path: str | None) -> Site | None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from werkzeug.serving import run_simple
-
     from websvc.app import WebsvcApp
 
+    port = _port("serve", "--port", args.port)
+    if port is None:
+        return 2
     source = _config_source(args.config)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -132,16 +139,93 @@ def _serve(args: argparse.Namespace) -> int:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return 2
-    label = app.site.config.source
-    print(f"websvc: serving {label} at http://{args.host}:{args.port}/", flush=True)
-    if label == "<demo>":
-        print(
-            "websvc: demo: echo API at /ws/rest/echo (user demo, token demo-token), "
-            "CORS rule for http(s)://localhost on any port",
-            flush=True,
-        )
-    run_simple(args.host, args.port, app, threaded=True, request_handler=_AccessLog)
+    try:
+        server = listen(args.host, port, app)
+    except CannotListen as exc:
+        print(f"websvc serve: {exc}", file=sys.stderr)
+        return 2
+    stop_on_sigterm()
+    try:
+        label = app.site.config.source
+        address = _address(args.host, server.server_port)
+        print(f"websvc: serving {label} at http://{address}/", flush=True)
+        if label == "<demo>":
+            print(
+                "websvc: demo: echo API at /ws/rest/echo (user demo, token demo-token), "
+                "CORS rule for http(s)://localhost on any port",
+                flush=True,
+            )
+        server.log_startup()
+        logging.getLogger("werkzeug").info("Press CTRL+C to quit")
+        server.serve_forever()  # returns on Ctrl-C (or SIGTERM), the socket closed
+    except KeyboardInterrupt:  # before it served
+        server.server_close()
     return 0
+
+
+class CannotListen(OSError):
+    """A server cannot listen on ``host:port``; ``str()`` says why in one line."""
+
+    def __init__(self, host: str, port: int, reason: str) -> None:
+        super().__init__(reason)
+        self.host = host
+        self.port = port
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"cannot listen on {_address(self.host, self.port)}: {self.reason}"
+
+
+def listen(host: str, port: int, app: WSGIApplication) -> BaseWSGIServer:
+    """Bind werkzeug's threaded development server to *host*:*port* (0: any free port).
+
+    The server listens when this returns (``server_port`` is the real port);
+    ``serve_forever()`` then serves. A taken, unknown or forbidden address
+    raises :class:`CannotListen`, with nothing printed (werkzeug alone would
+    print two lines and exit 1).
+    """
+    if not 0 <= port <= 65535:  # werkzeug would take it modulo 65536
+        raise CannotListen(host, port, "not a port (0-65535)")
+    try:
+        return _DevServer(host, port, app, _AccessLog)
+    except _BindError as exc:
+        reason = exc.error.strerror or str(exc.error)
+        raise CannotListen(host, port, reason[:1].lower() + reason[1:]) from exc.error
+    except SystemExit as exc:  # a werkzeug that prints the problem and exits after all
+        raise CannotListen(host, port, "the address is not available") from exc
+
+
+def stop_on_sigterm() -> None:
+    """Make SIGTERM stop a server as Ctrl-C does (KeyboardInterrupt in the main thread)."""
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
+class _BindError(Exception):
+    """An OSError of bind/listen, carried past werkzeug's print-and-exit handler."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+class _DevServer(ThreadedWSGIServer):
+    """werkzeug's threaded server; a bind or listen error is raised, not printed."""
+
+    def server_bind(self) -> None:
+        try:
+            super().server_bind()
+        except OSError as exc:
+            raise _BindError(exc) from exc
+
+    def server_activate(self) -> None:
+        try:
+            super().server_activate()
+        except OSError as exc:
+            raise _BindError(exc) from exc
 
 
 class _AccessLog(WSGIRequestHandler):
@@ -197,12 +281,29 @@ def _explain(args: argparse.Namespace) -> int:
 
 
 def _token(args: argparse.Namespace) -> int:
+    problems = [
+        f"websvc token: {flag} {render(value)} {why}"
+        for flag, value, why in (
+            ("--tenant", args.tenant, _name_problem(args.tenant, user=False)),
+            ("--user", args.user, _name_problem(args.user, user=True)),
+        )
+        if why
+    ]
+    if problems:
+        print("\n".join(problems), file=sys.stderr)
+        return 2
     token = secrets.token_urlsafe(32)
     digest = hashlib.sha256(token.encode()).hexdigest()
-    print(f"token (shown once; give it to the user, websvc keeps only its hash): {token}")
+    print(
+        f"token (shown once; give it to the user, websvc keeps only its hash): {token}",
+        file=sys.stderr,
+        flush=True,
+    )
+    # Only TOML on stdout, so that `websvc token ... >> websvc.toml` works; the
+    # blank line first ends a last line that lacks its newline.
     print()
-    print(f"[[tenants.{args.tenant}.users]]")
-    print(f'name = "{args.user}"')
+    print(f"[[tenants.{_toml_key(args.tenant)}.users]]")
+    print(f"name = {_toml_string(args.user)}")
     print(f'token_sha256 = "{digest}"')
     return 0
 
@@ -210,7 +311,11 @@ def _token(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from websvc.playground import run_demo
 
-    return run_demo(DEFAULT_HOST, args.api_port, args.page_port)
+    api_port = _port("demo", "--api-port", args.api_port)
+    page_port = _port("demo", "--page-port", args.page_port)
+    if api_port is None or page_port is None:
+        return 2
+    return run_demo(DEFAULT_HOST, api_port, page_port)
 
 
 def _import_boomi(args: argparse.Namespace) -> int:
@@ -224,6 +329,49 @@ def _import_boomi(args: argparse.Namespace) -> int:
         return 2
     sys.stdout.write(text)
     return 0
+
+
+# -- private helpers -------------------------------------------------------
+
+
+def _port(command: str, flag: str, value: str) -> int | None:
+    """*value* as a port, or None once stderr says why not (one line)."""
+    if value.isascii() and value.isdecimal() and 1 <= int(value) <= 65535:
+        return int(value)
+    print(f"websvc {command}: {flag} {safe(value, 40)} is not a port (1-65535)", file=sys.stderr)
+    return None
+
+
+def _address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # as websvc.config refuses them
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _name_problem(name: str, *, user: bool) -> str | None:
+    """Why no config accepts *name* as a tenant (or user) name, or None."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return "is not valid UTF-8"
+    if _CONTROL.search(name):
+        return "contains a control character"
+    if user and (not name or ":" in name):
+        return "is not a user name (non-empty, no colon)"
+    if not name:
+        return "is not a tenant name (non-empty)"
+    return None
+
+
+def _toml_string(text: str) -> str:
+    """*text* as a TOML basic string (control characters are refused before)."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _toml_key(name: str) -> str:
+    return name if _BARE_KEY.fullmatch(name) else _toml_string(name)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -12,12 +12,14 @@ Nothing here runs per request: :mod:`websvc.registry` compiles the result.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import importlib
 import ipaddress
 import json
 import re
 import sys
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from encodings import idna
@@ -54,6 +56,39 @@ _LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
 _DNS_NAME = re.compile(rf"(?:{_LABEL}\.)*{_LABEL}\.?")
 #: Characters browsers keep in a domain (UTS #46 non-transitional) where IDNA 2003 maps them.
 _DEVIATION = re.compile("([\u00df\u03c2])")  # ß and final sigma ς
+_HEX_NUMBER = re.compile(r"0x[0-9a-f]*")
+_IDNA_FAILED = re.compile(r"encoding with 'idna' codec failed \(UnicodeError: (.*)\)")
+
+#: Request headers a page can never set (the Fetch standard's forbidden
+#: request-header names, lower-cased); names starting with ``proxy-`` or
+#: ``sec-`` are forbidden too.
+FORBIDDEN_REQUEST_HEADERS = frozenset(
+    {
+        "accept-charset",
+        "accept-encoding",
+        "access-control-request-headers",
+        "access-control-request-method",
+        "connection",
+        "content-length",
+        "cookie",
+        "cookie2",
+        "date",
+        "dnt",
+        "expect",
+        "host",
+        "keep-alive",
+        "origin",
+        "referer",
+        "set-cookie",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "via",
+    }
+)
+#: Response headers a browser never exposes to a page (forbidden response-header names).
+FORBIDDEN_RESPONSE_HEADERS = frozenset({"set-cookie", "set-cookie2"})
 
 
 _V = TypeVar("_V")
@@ -134,6 +169,8 @@ class Config:
     apis: tuple[ApiConfig, ...]
     tenants: tuple[TenantConfig, ...]
     warnings: tuple[str, ...] = ()
+    #: The file's text as read and validated (None for a dict or the demo).
+    text: str | None = field(default=None, repr=False, compare=False)
 
 
 ConfigSource = str | Path | Mapping[str, Any] | None
@@ -144,55 +181,159 @@ def load_config(
     *,
     authentication_names: Iterable[str] = BUILTIN_AUTHENTICATION,
     demo_apis: bool = True,
+    text: str | None = None,
 ) -> Config:
     """Read and validate *source*: a TOML path, a dict, or None for the demo.
 
-    Raises :class:`ConfigError` listing every problem, each line starting with
-    the file name (``<dict>`` for a dict) and the key path.
+    With *text*, that string is taken as the content of the file *source*
+    (which is then not read). Raises :class:`ConfigError` listing every
+    problem, each line starting with the file name (``<dict>`` for a dict)
+    and the key path; no other exception escapes.
     """
     if source is None:
         from websvc.demo import DEMO_CONFIG
 
-        label, data = "<demo>", dict(DEMO_CONFIG)
+        label, data, text = "<demo>", dict(DEMO_CONFIG), None
         if not demo_apis:
             del data["apis"]
     elif isinstance(source, Mapping):
-        label, data = "<dict>", dict(source)
+        label, data, text = "<dict>", dict(source), None
     else:
         label = str(source)
-        try:
-            with open(source, "rb") as fh:
-                data = tomllib.load(fh)
-        except OSError as exc:
-            raise ConfigError([f"{label}: cannot read: {exc.strerror or exc}"]) from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError([f"{label}: invalid TOML: {exc}"]) from None
-    return _Validator(label, frozenset(authentication_names)).config(data)
+        if text is None:
+            text = read_config_text(source)
+        data = parse_toml(label, text)
+    validator = _Validator(label, frozenset(authentication_names))
+    try:
+        return validator.config(data, text)
+    except ConfigError:
+        raise
+    except RecursionError:
+        raise ConfigError([f"{label}: the config is nested too deeply"]) from None
+    except Exception as exc:  # pragma: no cover - a bug; still one line, never a traceback
+        raise ConfigError(
+            [f"{label}: cannot be validated: internal error ({describe(exc)}); please report it"]
+        ) from None
+
+
+def read_config_text(source: str | Path) -> str:
+    """The text of the config file *source*, read at once; ConfigError (one line) if it cannot be.
+
+    The bytes are read with one ``read`` (a file replaced meanwhile is seen
+    whole, old or new) and must be UTF-8; a leading byte-order mark is dropped.
+    """
+    label = str(source)
+    try:
+        with open(source, "rb") as fh:
+            raw = fh.read()
+    except OSError as exc:  # missing, a directory, no permission, an I/O error
+        raise ConfigError([f"{label}: cannot read: {exc.strerror or exc}"]) from None
+    except (ValueError, MemoryError) as exc:  # a NUL in the name; a file too large to hold
+        raise ConfigError([f"{label}: cannot read: {describe(exc)}"]) from None
+    try:
+        return decode_text(raw)
+    except ValueError as exc:
+        raise ConfigError([f"{label}: {exc}"]) from None
+
+
+def parse_toml(label: str, text: str) -> dict[str, Any]:
+    """Parse config *text* (from the file *label*); ConfigError (one line) if it is not a config."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{label}: invalid TOML: {exc}"]) from None
+    except RecursionError:
+        raise ConfigError([f"{label}: invalid TOML: nested too deeply"]) from None
+    except ValueError as exc:  # an integer over Python's digit limit
+        why = describe(exc, name=False).split(":", 1)[0]
+        raise ConfigError([f"{label}: invalid TOML: {why}"]) from None
+    if not data:
+        # Also what a file truncated by a half-finished write holds: never swap it in.
+        raise ConfigError([f"{label}: the file is empty (no settings at all)"])
+    return data
+
+
+def decode_text(raw: bytes) -> str:
+    """*raw* as UTF-8 text, without a leading byte-order mark.
+
+    Raises ValueError naming the line and column (from 1, in characters, as
+    TOML errors count) of the first byte that is not UTF-8.
+    """
+    if raw.startswith(codecs.BOM_UTF8):
+        raw = raw[len(codecs.BOM_UTF8) :]
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = raw[: exc.start].decode("utf-8")
+        line = before.count("\n") + 1
+        column = len(before) - before.rfind("\n")
+        where = f"line {line}, column {column}"
+        byte = raw[exc.start]
+        if exc.reason == "unexpected end of data":
+            raise ValueError(
+                f"{where}: the file ends inside a UTF-8 character (byte 0x{byte:02x}):"
+                " a truncated file? (save the file as UTF-8)"
+            ) from None
+        raise ValueError(
+            f"{where}: byte 0x{byte:02x} is not UTF-8 (save the file as UTF-8)"
+        ) from None
 
 
 def import_object(ref: str) -> object:
-    """Resolve ``"module:attribute"`` (attribute may be dotted); raise ValueError."""
+    """Resolve ``"module:attribute"`` (attribute may be dotted); raise ValueError.
+
+    Whatever the module raises while it is imported (even SystemExit), or
+    an attribute while it is looked up, becomes the ValueError's one-line
+    reason; only KeyboardInterrupt goes through.
+    """
     module_name, sep, attr = ref.partition(":")
     if not sep or not module_name or not attr:
         raise ValueError("is not of the form module:attribute")
     try:
         obj: object = importlib.import_module(module_name)
-    except Exception as exc:  # any import-time error is a config problem
-        raise ValueError(f"cannot be imported: {type(exc).__name__}: {exc}") from None
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # any import-time error is a config problem
+        raise ValueError(f"cannot be imported: {describe(exc)}") from None
     for part in attr.split("."):
         try:
             obj = getattr(obj, part)
         except AttributeError:
             raise ValueError(f"cannot be imported: {module_name} has no {attr}") from None
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:
+            raise ValueError(f"cannot be imported: {module_name}.{attr}: {describe(exc)}") from None
     return obj
+
+
+def describe(exc: BaseException, *, name: bool = True, limit: int = 300) -> str:
+    """*exc* as one short line: ``Type: message``, control characters escaped."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    text = "; ".join(lines)
+    if name:
+        text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    text = "".join(
+        c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text
+    )
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def key_path(path: str, name: str) -> str:
+    """``path.name``, with *name* quoted (JSON) unless it is a bare TOML key."""
+    name_text = name if _BARE_KEY.fullmatch(name) else render(name)
+    return f"{path}.{name_text}" if path else name_text
 
 
 def render(value: object) -> str:
     """A value as it appears in a problem line: JSON-escaped, never raw bytes."""
     try:
         return json.dumps(value, ensure_ascii=True)
-    except (TypeError, ValueError):
-        return repr(value).encode("ascii", "backslashreplace").decode("ascii")
+    except (TypeError, ValueError, RecursionError):
+        try:
+            return repr(value).encode("ascii", "backslashreplace").decode("ascii")
+        except RecursionError:
+            return "(a value nested too deeply)"
 
 
 # -- private helpers -------------------------------------------------------
@@ -231,9 +372,7 @@ _RULE_KEYS = (
 _MISSING = object()
 
 
-def _key(path: str, name: str) -> str:
-    name_text = name if _BARE_KEY.fullmatch(name) else render(name)
-    return f"{path}.{name_text}" if path else name_text
+_key = key_path
 
 
 class _Validator:
@@ -259,6 +398,36 @@ class _Validator:
 
     def bad(self, path: str, value: object, why: str) -> None:
         self.fail(path, f"{render(value)} {why}")
+
+    def warn(self, path: str, value: object, why: str) -> None:
+        self.warnings.append(f"{self.label}: {path}: {render(value)} {why}")
+
+    def warn_headers(self, path: str, names: tuple[str, ...] | None, owner: str) -> None:
+        """Warn about header names a browser never sends (request) or never shows (expose)."""
+        for name in names or ():
+            low = name.lower()
+            if path.endswith("expose_headers"):
+                if low in FORBIDDEN_RESPONSE_HEADERS:
+                    self.warn(
+                        path,
+                        name,
+                        "is a header browsers never expose to a page (a forbidden "
+                        f"response-header name); {owner} exposes it for nothing",
+                    )
+            elif low in FORBIDDEN_REQUEST_HEADERS or low.startswith(("proxy-", "sec-")):
+                self.warn(
+                    path,
+                    name,
+                    "is a header browsers never let a page send (a forbidden request-header "
+                    f"name); {owner} allows it for nothing",
+                )
+            elif low.startswith("access-control-"):
+                self.warn(
+                    path,
+                    name,
+                    "is a CORS protocol header (the browser or websvc sets it), not one a "
+                    f"page sends; {owner} allows it for nothing",
+                )
 
     # generic readers -------------------------------------------------------
 
@@ -326,7 +495,7 @@ class _Validator:
 
     # sections --------------------------------------------------------------
 
-    def config(self, data: object) -> Config:
+    def config(self, data: object, text: str | None = None) -> Config:
         top = self.table("", data, _TOP_KEYS) if isinstance(data, Mapping) else {}
         if not isinstance(data, Mapping):
             self.problems.append(f"{self.label}: the config is not a table")
@@ -343,7 +512,7 @@ class _Validator:
             )
         if self.problems:
             raise ConfigError(self.problems)
-        return Config(self.label, server, defaults, apis, tenants, tuple(self.warnings))
+        return Config(self.label, server, defaults, apis, tenants, tuple(self.warnings), text)
 
     def server(self, value: object) -> ServerConfig:
         raw = self.table("server", value, _SERVER_KEYS)
@@ -393,12 +562,14 @@ class _Validator:
                 "cors.defaults.request_headers", raw["request_headers"], star=False
             )
             request = got if got is not None else request
+            self.warn_headers("cors.defaults.request_headers", got, "[cors.defaults]")
         expose = base.expose_headers
         if "expose_headers" in raw:
             got = self.header_names(
                 "cors.defaults.expose_headers", raw["expose_headers"], star=False
             )
             expose = got if got is not None else expose
+            self.warn_headers("cors.defaults.expose_headers", got, "[cors.defaults]")
         return CorsDefaults(request, expose)
 
     def apis(self, value: object) -> tuple[ApiConfig, ...]:
@@ -470,8 +641,11 @@ class _Validator:
             if ":" in host and not host.startswith("["):
                 self.bad(path, host, "has a port; hosts are names without a port")
                 continue
-            norm = _normalise_host(host)
-            if norm is None:
+            why = _host_problem(host)
+            norm = _normalise_host(host) if why is None else None
+            if why is not None:
+                self.bad(path, host, f"is not a valid host: {why}")
+            elif norm is None:
                 self.bad(path, host, "is not a host name")
             elif norm in seen and seen[norm] != tenant:
                 self.bad(path, host, f"already belongs to tenant {render(seen[norm])}")
@@ -481,7 +655,7 @@ class _Validator:
         return tuple(dict.fromkeys(out))
 
     def plugins(self, path: str, value: object) -> tuple[tuple[str, ...], tuple[object, ...]]:
-        refs = self.strings(path, value) or []
+        refs = list(dict.fromkeys(self.strings(path, value) or []))
         objects: list[object] = []
         good: list[str] = []
         for ref in refs:
@@ -640,6 +814,19 @@ class _Validator:
         if len(self.problems) > before or parsed is None or pairs is None:
             return None
         assert methods is not None and request_headers is not None and expose is not None
+        self.warn_headers(f"{path}.request_headers", request_headers, "the rule")
+        self.warn_headers(f"{path}.expose_headers", expose, "the rule")
+        if credentials and not _is_loopback(parsed[0]) and any(s == "http" for s, _ in pairs):
+            key, value = (
+                ("protocols", raw["protocols"]) if "protocols" in raw else ("domain", domain_raw)
+            )
+            self.warn(
+                f"{path}.{key}",
+                value,
+                "allows http together with allow_credentials on a host that is not loopback: "
+                "cookies and responses travel in clear text, and a network attacker can "
+                "forge that origin (allow https only)",
+            )
         return RuleConfig(
             domain=parsed[0],
             pairs=pairs,
@@ -670,6 +857,10 @@ class _Validator:
         name = host[2:] if wildcard else host
         if "*" in name:
             self.bad(path, raw, 'has a * that is not a leading "*." label')
+            return None
+        why = _host_problem(name)
+        if why is not None:
+            self.bad(path, raw, f"is not a valid host: {why}")
             return None
         norm = _normalise_host(name)
         if norm is None or (wildcard and (norm.startswith("[") or _is_ipv4(norm))):
@@ -808,7 +999,7 @@ def _normalise_host(host: str) -> str | None:
     if not _DNS_NAME.fullmatch(ascii_host):
         return None
     last = ascii_host.rstrip(".").rsplit(".", 1)[-1]
-    if last.isdigit():
+    if last.isdigit() or _HEX_NUMBER.fullmatch(last):  # the URL standard reads it as IPv4
         return ascii_host if _is_ipv4(ascii_host) else None
     return ascii_host
 
@@ -833,6 +1024,64 @@ def _label_to_ascii(label: str) -> str:
     parts = _DEVIATION.split(label)  # odd items are the kept characters
     mapped = "".join(part if i % 2 else idna.nameprep(part) for i, part in enumerate(parts))
     return "xn--" + mapped.encode("punycode").decode("ascii")
+
+
+def _host_problem(host: str) -> str | None:
+    """Why the URL standard's host parser rejects *host* for its ``xn--`` labels, or None.
+
+    Browsers (UTS #46) decode each ``xn--`` label and refuse it when it is not
+    Punycode, decodes to nothing or to plain ASCII, is not NFC, begins with a
+    combining mark, or is not what its Unicode form encodes to. Other faults
+    (bad characters, empty labels) are left to :func:`_normalise_host`.
+    """
+    if host.startswith("["):
+        return None
+    try:
+        ascii_host = _to_ascii(host).lower()
+    except UnicodeError:
+        return None
+    for label in ascii_host.split("."):
+        if label.startswith("xn--"):
+            why = _ace_label_problem(label)
+            if why is not None:
+                return why
+    return None
+
+
+def _ace_label_problem(label: str) -> str | None:
+    start = f"the xn-- label {render(label)}"
+    try:
+        decoded = label[4:].encode("ascii").decode("punycode")
+    except UnicodeError:
+        return f"{start} is not valid Punycode"
+    if not decoded:
+        return f"{start} decodes to an empty label"
+    shown = f"{start} decodes to {render(decoded)}"
+    if decoded.isascii():
+        return f"{shown}, which is all ASCII (an xn-- label must hold other characters)"
+    if unicodedata.normalize("NFC", decoded) != decoded:
+        return f"{shown}, which is not in Unicode normalization form NFC"
+    if unicodedata.category(decoded[0]).startswith("M"):
+        return f"{shown}, which begins with a combining mark"
+    try:
+        again = _to_ascii(decoded).lower()
+    except UnicodeError as exc:
+        why = describe(exc, name=False)
+        inner = _IDNA_FAILED.fullmatch(why)
+        return f"{shown}, which is not a valid label ({inner.group(1) if inner else why})"
+    if again != label:
+        return f"{shown}, which browsers encode as {render(again)}"
+    return None
+
+
+def _is_loopback(domain: str) -> bool:
+    """Whether *domain* (normalised) only names this machine: localhost, 127.x, [::1]."""
+    if domain in LOOPBACK_HOSTS or domain == "localhost." or domain.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.IPv4Address(domain).is_loopback
+    except ValueError:
+        return False
 
 
 @lru_cache(maxsize=1)

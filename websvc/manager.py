@@ -101,7 +101,11 @@ class Hooks:
     def refresh(self) -> None:
         """Re-resolve every hook's implementations (after (un)registering)."""
         self.identify_tenant = _firstresult(self._resolve("websvc_identify_tenant"))
-        self.authenticate = _firstresult(self._resolve("websvc_authenticate"))
+        auth = self._resolve("websvc_authenticate")
+        #: The plugin that answers authentication when only one does ("" otherwise:
+        #: then :attr:`authenticate` names the refusing plugin in ``AuthResult.plugin``).
+        self.auth_plugin = auth[0][0] if len(auth) == 1 else ""
+        self.authenticate = _firstresult(auth) if len(auth) == 1 else _named_auth(auth)
         self.lookup_rule = _firstresult(self._resolve("websvc_lookup_rule"))
         self.emit_headers = _every(self._resolve("websvc_emit_headers"))
 
@@ -144,6 +148,22 @@ def _firstresult(impls: list[tuple[str, _Impl]]) -> Any:
         for impl in functions:
             result = impl(*args)
             if result is not None:
+                return result
+        return None
+
+    return first
+
+
+def _named_auth(impls: list[tuple[str, _Impl]]) -> Any:
+    """Authentication over several plugins; a refusal names the plugin that gave it."""
+    named = tuple(impls)
+
+    def first(*args: object) -> object:
+        for name, impl in named:
+            result = impl(*args)
+            if result is not None:
+                if not result.ok and not result.plugin:
+                    return result._replace(plugin=name)
                 return result
         return None
 

@@ -27,6 +27,8 @@ from prometheus_client import (
     multiprocess,
 )
 
+from websvc.logutil import safe
+
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
@@ -51,8 +53,8 @@ class Metrics:
         )
         self.auth_failures = Counter(
             "websvc_auth_failures",
-            "Normal requests refused by authentication (401), by tenant.",
-            ["tenant"],
+            "Normal requests refused by authentication (401), by tenant and reason.",
+            ["tenant", "reason"],
             registry=owner,
         )
         self.latency = Histogram(
@@ -68,8 +70,9 @@ class Metrics:
         self.requests.labels(tenant, kind, outcome, reason.partition(":")[0]).inc()
         self.latency.labels(kind).observe(seconds)
 
-    def auth_failure(self, tenant: str) -> None:
-        self.auth_failures.labels(tenant).inc()
+    def auth_failure(self, tenant: str, reason: str) -> None:
+        """Record one refused authentication; a plugin's free-text reason is cut to 60 chars."""
+        self.auth_failures.labels(tenant, safe(reason, 60)).inc()
 
     def exposition(self) -> bytes:
         """The current figures in the Prometheus text format."""

@@ -29,17 +29,17 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.exceptions import HTTPException
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer
 from werkzeug.wrappers import Request, Response
 
 from websvc.app import WebsvcApp
-from websvc.cli import _AccessLog
+from websvc.cli import listen, stop_on_sigterm
 from websvc.cors import FORBIDDEN_METHODS, NORMALISED_METHODS, is_token
 from websvc.demo import DEMO_CONFIG, DEMO_TOKEN, DEMO_USER
 from websvc.explain import Explanation, explain
 
 if TYPE_CHECKING:
-    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 DEFAULT_API_PORT = 8080
 DEFAULT_PAGE_PORT = 8081
@@ -770,13 +770,14 @@ def start_demo(
 
     The API is reached as ``http://<host>:<api_port>`` and the page as
     ``http://localhost:<page_port>/``: two origins, and the page's is the one
-    the demo's ``localhost`` rule allows. Raises OSError when a port is taken.
+    the demo's ``localhost`` rule allows. Raises :class:`websvc.cli.CannotListen`
+    (an OSError) when a port is taken, before anything serves.
     """
     api_app = WebsvcApp(PLAYGROUND_CONFIG)
-    api = _listen(host, api_port, api_app)
+    api = listen(host, api_port, api_app)
     try:
         api_url = f"http://{_url_host(host)}:{api.server_port}"
-        page = _listen(host, page_port, PlaygroundApp(api_app, api_url))
+        page = listen(host, page_port, PlaygroundApp(api_app, api_url))
     except BaseException:
         api.server_close()
         raise
@@ -790,32 +791,26 @@ def start_demo(
     return Demo(api, page, api_url, page_url, threads)
 
 
-def _listen(host: str, port: int, app: WSGIApplication) -> BaseWSGIServer:
-    try:
-        return make_server(host, port, app, threaded=True, request_handler=_AccessLog)
-    except SystemExit as exc:  # werkzeug reports a busy port on stderr and exits
-        raise OSError(f"port {port} is not available") from exc
-
-
 def run_demo(
     host: str = "127.0.0.1", api_port: int = DEFAULT_API_PORT, page_port: int = DEFAULT_PAGE_PORT
 ) -> int:
-    """``websvc demo``: serve the demo API and the playground until interrupted."""
+    """``websvc demo``: serve the demo API and the playground until Ctrl-C or SIGTERM."""
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
         demo = start_demo(host, api_port, page_port)
-    except OSError as exc:
-        print(f"websvc demo: cannot listen on {host}: {exc}", flush=True)
+    except OSError as exc:  # CannotListen: "cannot listen on HOST:PORT: why", one line
+        print(f"websvc demo: {exc}", flush=True)
         return 2
-    print(
-        f"websvc demo: API at {demo.api_url}/ws/rest/echo "
-        f"(the demo config plus PATCH; user {DEMO_USER}, token {DEMO_TOKEN})",
-        flush=True,
-    )
-    print(f"websvc demo: playground at {demo.page_url}  <- open this page", flush=True)
+    stop_on_sigterm()
     try:
+        print(
+            f"websvc demo: API at {demo.api_url}/ws/rest/echo "
+            f"(the demo config plus PATCH; user {DEMO_USER}, token {DEMO_TOKEN})",
+            flush=True,
+        )
+        print(f"websvc demo: playground at {demo.page_url}  <- open this page", flush=True)
         threading.Event().wait()
     except KeyboardInterrupt:
         print("websvc demo: stopping", flush=True)

@@ -26,6 +26,8 @@ from websvc.config import (
     ServerConfig,
     TenantConfig,
     UserConfig,
+    describe,
+    key_path,
     load_config,
     render,
 )
@@ -70,12 +72,17 @@ class Identity:
 
 
 class AuthResult(NamedTuple):
-    """The answer of authentication: pass (with a user name) or 401."""
+    """The answer of authentication: pass (with a user name) or 401.
+
+    ``reason`` says why a request was refused (logged and counted);
+    ``plugin`` names the plugin that refused it, filled in by websvc.
+    """
 
     ok: bool
     user: str | None = None
     reason: str = ""
     challenge: str = 'Basic realm="websvc"'
+    plugin: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,14 +108,18 @@ def build_site(
     fallback: WSGIApplication | None = None,
     plugins: Iterable[object] = (),
     autoload: bool | None = None,
+    text: str | None = None,
 ) -> Site:
-    """Load, validate and compile *source*; raise ConfigError on any problem."""
+    """Load, validate and compile *source*; raise ConfigError on any problem.
+
+    *text* is the file's content when it was read already (a kept copy).
+    """
     # Compiling makes many small objects and no garbage cycles: pausing the
     # cyclic collector halves the time for large configs.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _build_site(source, fallback=fallback, plugins=plugins, autoload=autoload)
+        return _build_site(source, fallback=fallback, plugins=plugins, autoload=autoload, text=text)
     finally:
         if collecting:
             gc.enable()
@@ -120,12 +131,13 @@ def _build_site(
     fallback: WSGIApplication | None,
     plugins: Iterable[object],
     autoload: bool | None,
+    text: str | None = None,
 ) -> Site:
     pm = get_plugin_manager(plugins, autoload=autoload)
     hooks = Hooks(pm)
     names = set(BUILTIN_AUTHENTICATION) | hooks.authentication_names()
     # A wrapped app gets every path, so the demo's [[apis]] are left out there.
-    config = load_config(source, authentication_names=names, demo_apis=fallback is None)
+    config = load_config(source, authentication_names=names, demo_apis=fallback is None, text=text)
     problems: list[str] = []
     if fallback is not None and config.apis:
         problems.append(
@@ -137,14 +149,18 @@ def _build_site(
     for tconf in config.tenants:
         tenant_hooks = hooks
         if tconf.plugins:
-            try:
-                named = zip(tconf.plugin_refs, tconf.plugins, strict=True)
-                tenant_hooks = Hooks(extend_plugin_manager(pm, named))
-            except (pluggy.PluginValidationError, ValueError) as exc:
-                problems.append(
-                    f"{config.source}: tenants.{tconf.name}.plugins: "
-                    f"{render(list(tconf.plugin_refs))} cannot be registered: {exc}"
-                )
+            why = _register_problem(pm, tconf)
+            if why is None:
+                try:
+                    named = zip(tconf.plugin_refs, tconf.plugins, strict=True)
+                    tenant_hooks = Hooks(extend_plugin_manager(pm, named))
+                except KeyboardInterrupt:
+                    raise
+                except BaseException as exc:  # whatever a plugin object does is a config problem
+                    why = f"{_culprit(tconf, exc)} cannot be registered: {describe(exc)}"
+            if why is not None:
+                path = key_path(key_path("tenants", tconf.name), "plugins")
+                problems.append(f"{config.source}: {path}: {why}")
         tenants[tconf.name] = _compile_tenant(config, tconf, tenant_hooks, shared)
     if problems:
         raise ConfigError(problems)
@@ -163,6 +179,31 @@ def _build_site(
         only_identity=Identity(only, "only") if only is not None else None,
         router=_router(config, fallback),
     )
+
+
+def _register_problem(pm: pluggy.PluginManager, tconf: TenantConfig) -> str | None:
+    """Why *tconf*'s plugins cannot join *pm*'s (an object registered twice), or None.
+
+    pluggy refuses a plugin object registered under two names; say which
+    instead of its multi-line message. Compared by identity: a plugin need
+    not be hashable or comparable.
+    """
+    taken = [(name, plugin) for name, plugin in pm.list_name_plugin() if plugin is not None]
+    for ref, plugin in zip(tconf.plugin_refs, tconf.plugins, strict=True):
+        for name, other in taken:
+            if other is plugin:
+                return f"{render(ref)} is already registered (as {render(name)})"
+        taken.append((ref, plugin))
+    return None
+
+
+def _culprit(tconf: TenantConfig, exc: BaseException) -> str:
+    """The plugin reference *exc* is about (pluggy says), else every reference, rendered."""
+    plugin = getattr(exc, "plugin", None) if isinstance(exc, pluggy.PluginValidationError) else None
+    for ref, candidate in zip(tconf.plugin_refs, tconf.plugins, strict=True):
+        if plugin is not None and candidate is plugin:
+            return render(ref)
+    return render(list(tconf.plugin_refs))
 
 
 def _compile_tenant(
