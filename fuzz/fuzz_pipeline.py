@@ -28,9 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 with atheris.instrument_imports():
     import websvc
     import websvc.app
-    import websvc.cors
     import websvc.credentials
     import websvc.plugins.identify
+    import websvc.syntax
 
 _DIGEST = hashlib.sha256(b"tok").hexdigest()
 CONFIG: dict[str, Any] = {
@@ -106,7 +106,7 @@ def check(app: Any, environ: dict[str, Any]) -> None:
     assert len(acao) <= 1, headers
     if acao:
         assert acao[0] == origin or acao[0] == "*", (acao, origin)
-        host = websvc.cors.parse_origin(acao[0]) if acao[0] != "*" else None
+        host = websvc.syntax.parse_origin(acao[0]) if acao[0] != "*" else None
         if "access-control-allow-credentials" in names:
             assert host is not None and host.host in ("cred.example", "b-only.example"), headers
         if host is not None:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from websvc import hookimpl
 from websvc.credentials import basic_credential, boomi_auth_credential
 from websvc.registry import Identity
+from websvc.syntax import host_name
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
@@ -35,14 +36,7 @@ def websvc_identify_tenant(environ: WSGIEnvironment, site: Site) -> Identity | N
     if by_host:
         host = environ.get("HTTP_HOST")
         if host:
-            identity = by_host.get(host) or by_host.get(_host_name(host))
+            identity = by_host.get(host) or by_host.get(host_name(host))
             if identity is not None:
                 return identity
     return site.only_identity
-
-
-def _host_name(host: str) -> str:
-    """The Host header without its port, lower-cased."""
-    if host.startswith("["):
-        return host[: host.find("]") + 1].lower()
-    return host.partition(":")[0].lower()

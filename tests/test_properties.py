@@ -25,10 +25,10 @@ from hypothesis import strategies as st
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 import websvc
-from websvc.cors import (
+from websvc.cors import VARY_PREFLIGHT
+from websvc.syntax import (
     MAX_REQUEST_HEADER_ITEMS,
     MAX_REQUEST_HEADERS_LENGTH,
-    VARY_PREFLIGHT,
     normalize_method,
     parse_origin,
     parse_request_headers,

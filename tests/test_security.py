@@ -210,7 +210,7 @@ def test_acrh_one_mebibyte_of_commas_is_bounded() -> None:
 
 
 def test_acrh_length_cap_and_linear_work_below_it() -> None:
-    from websvc.cors import MAX_REQUEST_HEADER_ITEMS, MAX_REQUEST_HEADERS_LENGTH
+    from websvc.syntax import MAX_REQUEST_HEADER_ITEMS, MAX_REQUEST_HEADERS_LENGTH
 
     just_fits = ",".join(["x-custom-header"] * MAX_REQUEST_HEADER_ITEMS)
     assert len(just_fits) <= MAX_REQUEST_HEADERS_LENGTH

@@ -29,9 +29,9 @@ from typing import TYPE_CHECKING
 
 from werkzeug.wsgi import ClosingIterator
 
-from websvc import lastgood
+from websvc import lastgood, syntax
 from websvc.config import ConfigError, ConfigSource
-from websvc.cors import VARY_PREFLIGHT, CorsRequest, Decision, parse_origin
+from websvc.cors import VARY_PREFLIGHT, CorsRequest, Decision
 from websvc.credentials import basic_credential, boomi_auth_credential
 from websvc.logutil import ensure_handler, safe
 from websvc.registry import AuthResult, Identity, Site, build_site
@@ -420,19 +420,9 @@ def _merge_vary(values: list[str]) -> str:
 
 def same_origin(environ: WSGIEnvironment, origin: str) -> bool:
     """Whether *origin* is the request's own scheme and Host (so not CORS)."""
-    parsed = parse_origin(origin)
-    host = environ.get("HTTP_HOST")
-    if parsed is None or not host:
-        return False
-    scheme = environ.get("wsgi.url_scheme", "http")
-    own = parse_origin(f"{scheme}://{host.lower()}")
-    if own is None:
-        # The Host may carry the default port explicitly ("a.com:443").
-        name, _, port = host.lower().rpartition(":")
-        own = parse_origin(f"{scheme}://{name}") if port.isascii() and port.isdigit() else None
-        if own is None or int(port) != own.port:
-            return False
-    return own == parsed
+    return syntax.same_origin(
+        origin, environ.get("wsgi.url_scheme", "http"), environ.get("HTTP_HOST")
+    )
 
 
 def _plain(

@@ -18,7 +18,6 @@ would refuse is a bug here and raises :class:`RuntimeError`.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
 import sys
@@ -34,9 +33,8 @@ from websvc.config import (
     describe,
     load_config,
     render,
-    split_domain,
 )
-from websvc.cors import DEFAULT_PORTS, FORBIDDEN_METHODS, LOOPBACK_HOSTS, is_token
+from websvc.syntax import DEFAULT_PORTS, FORBIDDEN_METHODS, is_loopback_name, is_token, split_domain
 
 if sys.version_info >= (3, 11):  # pragma: no cover - version dependent
     import tomllib
@@ -511,7 +509,7 @@ class _Converter:
                 )
                 return None
             ports = [fixed_port]
-        elif ports is None and (any_origin or _is_loopback(host)):
+        elif ports is None and (any_origin or is_loopback_name(host)):
             # websvc's default for these is any port; Boomi's is the default port.
             ports = sorted({DEFAULT_PORTS[p] for p in protocols})
         rule: dict[str, Any] = {"domain": raw_domain}
@@ -561,7 +559,7 @@ class _Converter:
         if http is None and https is None:
             if scheme is not None:
                 return [scheme]
-            broad = host == "*" or _is_loopback(host)
+            broad = host == "*" or is_loopback_name(host)
             return ["http", "https"] if broad else ["https"]
         chosen = [name for name, on in (("http", http), ("https", https)) if on]
         if not chosen:
@@ -786,12 +784,3 @@ def _port(item: object) -> int | None:
     if isinstance(item, int) and 1 <= item <= 65535:
         return item
     return None
-
-
-def _is_loopback(host: str) -> bool:
-    if host.startswith("[") and host.endswith("]"):
-        try:
-            return ipaddress.IPv6Address(host[1:-1]).is_loopback
-        except ValueError:
-            return False
-    return host.lower() in LOOPBACK_HOSTS

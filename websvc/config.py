@@ -15,27 +15,28 @@ from __future__ import annotations
 import codecs
 import hashlib
 import importlib
-import ipaddress
 import json
 import re
 import sys
-import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from encodings import idna
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
-from publicsuffixlist import PublicSuffixList
-
-from websvc.cors import (
+from websvc.syntax import (
     DEFAULT_PORTS,
     FORBIDDEN_METHODS,
+    FORBIDDEN_RESPONSE_HEADERS,
     LOOPBACK_HOSTS,
+    host_problem,
+    is_forbidden_request_header,
+    is_ipv4,
+    is_loopback,
+    is_public_suffix,
     is_token,
+    normalise_host,
     normalize_method,
-    serialize_ipv6,
+    split_domain,
 )
 
 if sys.version_info >= (3, 11):  # pragma: no cover - version dependent
@@ -52,44 +53,6 @@ MAX_MAX_AGE = 86400
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
-_LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
-_DNS_NAME = re.compile(rf"(?:{_LABEL}\.)*{_LABEL}\.?")
-#: Characters browsers keep in a domain (UTS #46 non-transitional) where IDNA 2003 maps them.
-_DEVIATION = re.compile("([\u00df\u03c2])")  # ß and final sigma ς
-_HEX_NUMBER = re.compile(r"0x[0-9a-f]*")
-_IDNA_FAILED = re.compile(r"encoding with 'idna' codec failed \(UnicodeError: (.*)\)")
-
-#: Request headers a page can never set (the Fetch standard's forbidden
-#: request-header names, lower-cased); names starting with ``proxy-`` or
-#: ``sec-`` are forbidden too.
-FORBIDDEN_REQUEST_HEADERS = frozenset(
-    {
-        "accept-charset",
-        "accept-encoding",
-        "access-control-request-headers",
-        "access-control-request-method",
-        "connection",
-        "content-length",
-        "cookie",
-        "cookie2",
-        "date",
-        "dnt",
-        "expect",
-        "host",
-        "keep-alive",
-        "origin",
-        "referer",
-        "set-cookie",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-        "via",
-    }
-)
-#: Response headers a browser never exposes to a page (forbidden response-header names).
-FORBIDDEN_RESPONSE_HEADERS = frozenset({"set-cookie", "set-cookie2"})
-
 
 _V = TypeVar("_V")
 
@@ -414,7 +377,7 @@ class _Validator:
                         "is a header browsers never expose to a page (a forbidden "
                         f"response-header name); {owner} exposes it for nothing",
                     )
-            elif low in FORBIDDEN_REQUEST_HEADERS or low.startswith(("proxy-", "sec-")):
+            elif is_forbidden_request_header(low):
                 self.warn(
                     path,
                     name,
@@ -641,8 +604,8 @@ class _Validator:
             if ":" in host and not host.startswith("["):
                 self.bad(path, host, "has a port; hosts are names without a port")
                 continue
-            why = _host_problem(host)
-            norm = _normalise_host(host) if why is None else None
+            why = host_problem(host)
+            norm = normalise_host(host) if why is None else None
             if why is not None:
                 self.bad(path, host, f"is not a valid host: {why}")
             elif norm is None:
@@ -768,7 +731,7 @@ class _Validator:
                     f"{path}.allow_credentials",
                     'must be false on the "*" domain (never * with credentials)',
                 )
-            if domain.startswith("*.") and _is_public_suffix(domain[2:]):
+            if domain.startswith("*.") and is_public_suffix(domain[2:]):
                 if credentials:
                     self.bad(
                         f"{path}.domain",
@@ -816,7 +779,7 @@ class _Validator:
         assert methods is not None and request_headers is not None and expose is not None
         self.warn_headers(f"{path}.request_headers", request_headers, "the rule")
         self.warn_headers(f"{path}.expose_headers", expose, "the rule")
-        if credentials and not _is_loopback(parsed[0]) and any(s == "http" for s, _ in pairs):
+        if credentials and not is_loopback(parsed[0]) and any(s == "http" for s, _ in pairs):
             key, value = (
                 ("protocols", raw["protocols"]) if "protocols" in raw else ("domain", domain_raw)
             )
@@ -858,12 +821,12 @@ class _Validator:
         if "*" in name:
             self.bad(path, raw, 'has a * that is not a leading "*." label')
             return None
-        why = _host_problem(name)
+        why = host_problem(name)
         if why is not None:
             self.bad(path, raw, f"is not a valid host: {why}")
             return None
-        norm = _normalise_host(name)
-        if norm is None or (wildcard and (norm.startswith("[") or _is_ipv4(norm))):
+        norm = normalise_host(name)
+        if norm is None or (wildcard and (norm.startswith("[") or is_ipv4(norm))):
             self.bad(path, raw, "is not a domain name or IP address")
             return None
         return ("*." + norm if wildcard else norm), scheme, port
@@ -955,152 +918,6 @@ class _Validator:
             else:
                 out.append(method)
         return self.one_copy(tuple(dict.fromkeys(out))) if len(out) == len(items) else None
-
-
-def split_domain(raw: str) -> tuple[str, str | None, int | None]:
-    """Split ``[scheme://]host[:port]`` into (host as written, scheme, port).
-
-    Raises ValueError with the reason (phrased to follow the value) when
-    *raw* has another scheme, a path, query or userinfo, or a bad port.
-    """
-    scheme: str | None = None
-    rest = raw
-    if "://" in raw:
-        scheme, rest = raw.split("://", 1)
-        scheme = scheme.lower()
-        if scheme not in DEFAULT_PORTS:
-            raise ValueError("has a scheme other than http or https")
-    if "/" in rest or "@" in rest or "?" in rest or "#" in rest:
-        raise ValueError("is not a domain (no path, query or userinfo)")
-    host, port_text = rest, None
-    if rest.startswith("["):
-        end = rest.find("]")
-        host, after = rest[: end + 1], rest[end + 1 :]
-        if end < 0 or (after and not after.startswith(":")):
-            raise ValueError("is not a domain")
-        port_text = after[1:] if after else None
-    elif ":" in rest:
-        host, port_text = rest.rsplit(":", 1)
-    if port_text is None:
-        return host, scheme, None
-    if not (port_text.isascii() and port_text.isdigit()) or not 1 <= int(port_text) <= 65535:
-        raise ValueError("has a port that is not a port (1-65535)")
-    return host, scheme, int(port_text)
-
-
-def _normalise_host(host: str) -> str | None:
-    """Lower-case and IDNA-encode a host name; None when it is not one."""
-    if host.startswith("["):
-        return serialize_ipv6(host[1:-1]) if host.endswith("]") else None
-    try:
-        ascii_host = _to_ascii(host).lower()
-    except UnicodeError:
-        return None
-    if not _DNS_NAME.fullmatch(ascii_host):
-        return None
-    last = ascii_host.rstrip(".").rsplit(".", 1)[-1]
-    if last.isdigit() or _HEX_NUMBER.fullmatch(last):  # the URL standard reads it as IPv4
-        return ascii_host if _is_ipv4(ascii_host) else None
-    return ascii_host
-
-
-def _to_ascii(host: str) -> str:
-    """IDNA-encode *host* as browsers do (UTS #46 non-transitional); raise UnicodeError.
-
-    Python's ``idna`` codec is IDNA 2003, which maps ß to ss and final sigma to sigma, so
-    ``straße.de`` would become ``strasse.de`` while browsers send
-    ``xn--strae-oqa.de``. Labels with those characters are encoded here.
-    """
-    if not _DEVIATION.search(host):
-        return host.encode("idna").decode("ascii")
-    return ".".join(_label_to_ascii(label) for label in host.split("."))
-
-
-def _label_to_ascii(label: str) -> str:
-    if label.isascii():
-        return label  # an empty label is refused by _DNS_NAME afterwards
-    if not _DEVIATION.search(label):
-        return idna.ToASCII(label).decode("ascii")
-    parts = _DEVIATION.split(label)  # odd items are the kept characters
-    mapped = "".join(part if i % 2 else idna.nameprep(part) for i, part in enumerate(parts))
-    return "xn--" + mapped.encode("punycode").decode("ascii")
-
-
-def _host_problem(host: str) -> str | None:
-    """Why the URL standard's host parser rejects *host* for its ``xn--`` labels, or None.
-
-    Browsers (UTS #46) decode each ``xn--`` label and refuse it when it is not
-    Punycode, decodes to nothing or to plain ASCII, is not NFC, begins with a
-    combining mark, or is not what its Unicode form encodes to. Other faults
-    (bad characters, empty labels) are left to :func:`_normalise_host`.
-    """
-    if host.startswith("["):
-        return None
-    try:
-        ascii_host = _to_ascii(host).lower()
-    except UnicodeError:
-        return None
-    for label in ascii_host.split("."):
-        if label.startswith("xn--"):
-            why = _ace_label_problem(label)
-            if why is not None:
-                return why
-    return None
-
-
-def _ace_label_problem(label: str) -> str | None:
-    start = f"the xn-- label {render(label)}"
-    try:
-        decoded = label[4:].encode("ascii").decode("punycode")
-    except UnicodeError:
-        return f"{start} is not valid Punycode"
-    if not decoded:
-        return f"{start} decodes to an empty label"
-    shown = f"{start} decodes to {render(decoded)}"
-    if decoded.isascii():
-        return f"{shown}, which is all ASCII (an xn-- label must hold other characters)"
-    if unicodedata.normalize("NFC", decoded) != decoded:
-        return f"{shown}, which is not in Unicode normalization form NFC"
-    if unicodedata.category(decoded[0]).startswith("M"):
-        return f"{shown}, which begins with a combining mark"
-    try:
-        again = _to_ascii(decoded).lower()
-    except UnicodeError as exc:
-        why = describe(exc, name=False)
-        inner = _IDNA_FAILED.fullmatch(why)
-        return f"{shown}, which is not a valid label ({inner.group(1) if inner else why})"
-    if again != label:
-        return f"{shown}, which browsers encode as {render(again)}"
-    return None
-
-
-def _is_loopback(domain: str) -> bool:
-    """Whether *domain* (normalised) only names this machine: localhost, 127.x, [::1]."""
-    if domain in LOOPBACK_HOSTS or domain == "localhost." or domain.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.IPv4Address(domain).is_loopback
-    except ValueError:
-        return False
-
-
-@lru_cache(maxsize=1)
-def _public_suffixes() -> PublicSuffixList:
-    return PublicSuffixList()  # the list shipped with the package: no network
-
-
-def _is_public_suffix(name: str) -> bool:
-    """Whether *name* is a public suffix (ICANN or private section: co.uk, github.io)."""
-    name = name.rstrip(".")
-    # "localhost" is on the list, but *.localhost names only loopback addresses.
-    return name != "localhost" and bool(_public_suffixes().is_public(name))
-
-
-def _is_ipv4(host: str) -> bool:
-    try:
-        return str(ipaddress.IPv4Address(host)) == host
-    except ValueError:
-        return False
 
 
 def _conflict(a: RuleConfig, b: RuleConfig) -> bool:

@@ -5,9 +5,9 @@ Everything here is split in two halves:
 * **compile time** (:func:`compile_rule`, :class:`RuleTable`): a tenant's
   validated rules become lookup tables and pre-rendered header values, once,
   when the config is loaded;
-* **request time** (:func:`parse_origin`, :func:`parse_request_headers`,
-  :func:`normalize_method`, :meth:`RuleTable.lookup`): dictionary lookups and
-  bounded, linear string work, nothing that could have been done at load.
+* **request time** (:meth:`CorsRequest.from_environ`, :meth:`RuleTable.lookup`):
+  dictionary lookups and bounded, linear string work (the parsing itself is
+  in :mod:`websvc.syntax`), nothing that could have been done at load.
 
 The decision protocol is rs/cors's: the matcher answers *allowed or not, and
 why*. Every refusal carries a reason code (see :data:`REASONS`) that
@@ -16,32 +16,16 @@ why*. Every refusal carries a reason code (see :data:`REASONS`) that
 
 from __future__ import annotations
 
-import ipaddress
-import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+
+from websvc.syntax import Origin, normalize_method, parse_origin, parse_request_headers
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
 
     from websvc.config import RuleConfig
-
-#: Methods the Fetch standard normalises to upper case; every other method is
-#: compared byte for byte (``patch`` is not ``PATCH``).
-NORMALISED_METHODS = frozenset({"DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"})
-#: Methods no rule may allow (Fetch "forbidden methods").
-FORBIDDEN_METHODS = frozenset({"CONNECT", "TRACE", "TRACK"})
-DEFAULT_PORTS = {"http": 80, "https": 443}
-LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]"})
-
-#: ``Access-Control-Request-Headers`` longer than this is refused unread.
-MAX_REQUEST_HEADERS_LENGTH = 8192
-#: ``Access-Control-Request-Headers`` with more comma-separated items than
-#: this (empty ones included) is refused unread; browsers send a handful.
-MAX_REQUEST_HEADER_ITEMS = 256
-#: An Origin longer than this is not a valid origin (no browser sends one).
-MAX_ORIGIN_LENGTH = 2048
 
 #: Reason codes of a decision; ``"allowed"`` is the only one that allows.
 #: A refused request header is reported as ``header:<name>`` (the name
@@ -60,96 +44,6 @@ REASONS = (
 )
 
 VARY_PREFLIGHT = "Origin, Access-Control-Request-Method, Access-Control-Request-Headers"
-
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
-_HOSTNAME = re.compile(rf"(?:{_LABEL}\.)*{_LABEL}\.?")
-_ORIGIN = re.compile(r"(https?)://([^:/\[\]]+|\[[0-9a-f:.]+\])(?::([1-9][0-9]{0,4}))?")
-
-
-def is_token(value: str) -> bool:
-    """True when *value* is an HTTP token (RFC 9110 ``tchar``+)."""
-    return _TOKEN.fullmatch(value) is not None
-
-
-class Origin(NamedTuple):
-    """A parsed, canonical ``Origin``: scheme, host and effective port.
-
-    ``key`` and ``any_key`` are the ``(scheme, port)`` and ``(scheme, None)``
-    lookup keys of the rule tables, built once per distinct Origin.
-    """
-
-    scheme: str
-    host: str
-    port: int
-    key: tuple[str, int | None]
-    any_key: tuple[str, int | None]
-
-
-@lru_cache(maxsize=4096)
-def parse_origin(value: str) -> Origin | None:
-    """Parse a serialized origin exactly as browsers send it, or return None.
-
-    Valid: ``scheme "://" host [":" port]`` with scheme ``http``/``https``,
-    lower-case host (a DNS name in ASCII/punycode, a dotted IPv4 address or a
-    compressed bracketed IPv6 address) and no default port. Anything else --
-    upper case, ``:443`` on https, a path, a trailing slash, userinfo, ``null``
-    -- is not a canonical origin and matches no domain rule.
-    """
-    if len(value) > MAX_ORIGIN_LENGTH:
-        return None
-    m = _ORIGIN.fullmatch(value)
-    if m is None:
-        return None
-    scheme, host, port_text = m.groups()
-    default = DEFAULT_PORTS[scheme]
-    if port_text is None:
-        port = default
-    else:
-        port = int(port_text)
-        if port == default or port > 65535:
-            return None
-    if not _is_canonical_host(host):
-        return None
-    return Origin(scheme, host, port, (scheme, port), (scheme, None))
-
-
-def normalize_method(value: str) -> str | None:
-    """Normalise a method per Fetch, or None when it is not a single token.
-
-    ``get`` becomes ``GET`` (one of the six normalised methods); ``patch``
-    stays ``patch`` and so never matches a rule's ``PATCH``.
-    """
-    if value in NORMALISED_METHODS:
-        return value
-    if _TOKEN.fullmatch(value) is None:
-        return None
-    upper = value.upper()
-    return upper if upper in NORMALISED_METHODS else value
-
-
-@lru_cache(maxsize=256)
-def parse_request_headers(value: str) -> tuple[str, ...] | None:
-    """Split ``Access-Control-Request-Headers`` into lower-cased unique names.
-
-    Items are separated by commas with optional whitespace; empty items are
-    ignored; order of first appearance is kept. Returns None when the value
-    is too long, has more than :data:`MAX_REQUEST_HEADER_ITEMS` items (empty
-    ones included), or an item is not a header name. Linear in the input;
-    browsers send few distinct values, so recent answers are cached
-    (bounded: 256 entries of at most 8 KiB).
-    """
-    if len(value) > MAX_REQUEST_HEADERS_LENGTH or value.count(",") >= MAX_REQUEST_HEADER_ITEMS:
-        return None
-    names: dict[str, None] = {}
-    for item in value.split(","):
-        name = item.strip(" \t")
-        if not name:
-            continue
-        if _TOKEN.fullmatch(name) is None:  # before lower(): "\u212a" lower-cases to "k"
-            return None
-        names[name.lower()] = None
-    return tuple(names)
 
 
 class CorsRequest:
@@ -487,50 +381,6 @@ def compile_rule(
 
 
 # -- private helpers -------------------------------------------------------
-
-
-def serialize_ipv6(text: str) -> str | None:
-    """``[address]`` as the URL standard (and so a browser) serializes it, or None.
-
-    Lower-case hex pieces, the first longest run of two or more zero pieces
-    written ``::``, never a dotted IPv4 tail: ``[::ffff:102:304]``. (Python's
-    ``IPv6Address.compressed`` writes ``::ffff:1.2.3.4`` since 3.13.)
-    """
-    if "%" in text:  # a zone id is not part of any origin
-        return None
-    try:
-        packed = ipaddress.IPv6Address(text).packed
-    except ValueError:
-        return None
-    pieces = [int.from_bytes(packed[i : i + 2], "big") for i in range(0, 16, 2)]
-    start, length, i = -1, 1, 0
-    while i < 8:
-        j = i
-        while j < 8 and pieces[j] == 0:
-            j += 1
-        if j - i > length:
-            start, length = i, j - i
-        i = max(j, i + 1)
-    hexes = [f"{piece:x}" for piece in pieces]
-    if start < 0:
-        return "[" + ":".join(hexes) + "]"
-    return "[" + ":".join(hexes[:start]) + "::" + ":".join(hexes[start + length :]) + "]"
-
-
-def _is_canonical_host(host: str) -> bool:
-    if host.startswith("["):
-        return host.endswith("]") and serialize_ipv6(host[1:-1]) == host
-    if _HOSTNAME.fullmatch(host) is None:
-        return False
-    last = host.rstrip(".").rsplit(".", 1)[-1]
-    if last.isdigit() or (last.startswith("0x") and host.replace(".", "").isalnum()):
-        # A numeric last label makes it an IPv4 address to a browser, which
-        # serializes it in canonical dotted-quad form.
-        try:
-            return str(ipaddress.IPv4Address(host)) == host
-        except ValueError:
-            return False
-    return True
 
 
 _NO_PATHS: dict[str, CompiledRule] = {}  # shared, never written to

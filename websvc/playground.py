@@ -34,9 +34,9 @@ from werkzeug.wrappers import Request, Response
 
 from websvc.app import WebsvcApp
 from websvc.cli import listen, stop_on_sigterm
-from websvc.cors import FORBIDDEN_METHODS, NORMALISED_METHODS, is_token
 from websvc.demo import DEMO_CONFIG, DEMO_TOKEN, DEMO_USER
 from websvc.explain import Explanation, explain
+from websvc.syntax import FORBIDDEN_METHODS, NORMALISED_METHODS, is_token
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
