@@ -29,7 +29,7 @@ from websvc import AuthResult, hookimpl
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
 
-    from websvc.registry import Identity, Site
+    from websvc.site import Identity, Site
 
 #: The documented example key (sha256 below); never use it for real.
 EXAMPLE_KEY = "example-key-123"

@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING
 
 from websvc import hookimpl
 from websvc.credentials import basic_credential, boomi_auth_credential
-from websvc.registry import AuthResult
+from websvc.site import AuthResult
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
 
-    from websvc.registry import Identity, Site
+    from websvc.site import Identity, Site
 
 _PASS = AuthResult(True)
 

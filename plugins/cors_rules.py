@@ -9,7 +9,7 @@ from websvc.cors import Decision
 
 if TYPE_CHECKING:
     from websvc.cors import CorsRequest
-    from websvc.registry import Site, Tenant
+    from websvc.site import Site, Tenant
 
 _NO_TENANT = Decision.refuse("no_tenant", "no tenant was identified for this request")
 

@@ -6,13 +6,13 @@ from typing import TYPE_CHECKING
 
 from websvc import hookimpl
 from websvc.credentials import basic_credential, boomi_auth_credential
-from websvc.registry import Identity
+from websvc.site import Identity
 from websvc.syntax import host_name
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
 
-    from websvc.registry import Site
+    from websvc.site import Site
 
 
 @hookimpl(trylast=True)

@@ -15,11 +15,13 @@ from typing import Any
 
 import pytest
 
-from websvc.boomi import BoomiImportError, _guard, convert, read_json, toml_string
 from websvc.cli import main
 from websvc.config import load_config
-from websvc.explain import explain
 from websvc.registry import build_site
+from websvc.tools.boomi import BoomiImportError, convert, read_json
+from websvc.tools.boomi_toml import guard as _guard
+from websvc.tools.boomi_toml import toml_string
+from websvc.tools.explain import explain
 
 if sys.version_info >= (3, 11):  # pragma: no cover - version dependent
     import tomllib
@@ -262,6 +264,13 @@ BROKEN = [
     'corsConfiguration.origins[2].allowCredentials: true is not allowed with the domain "*" (a '
     'response to any origin never carries credentials): list the domains instead',
     'corsConfiguration.origins[3].domain: "ftp://files.example.com" has a scheme other than http or https',
+    # origins[2] ("*", listed first) shadows these two even though it has problems of its own
+    'corsConfiguration.origins[4].domain: "status.example.com" comes after origins[2] ("*"), which '
+    'also matches it: Boomi uses the first matching origin, so this one never applies there, while '
+    'websvc uses the most specific one; list it first in Boomi (most specific first), or remove it',
+    'corsConfiguration.origins[5].domain: "*.example.com" comes after origins[2] ("*"), which also '
+    'matches it: Boomi uses the first matching origin, so this one never applies there, while '
+    'websvc uses the most specific one; list it first in Boomi (most specific first), or remove it',
     'corsConfiguration.origins[6].domain: "api.example.com" comes after origins[5] ("*.example.com"), '
     'which also matches it: Boomi uses the first matching origin, so this one never applies there, '
     'while websvc uses the most specific one; list it first in Boomi (most specific first), or remove it',
@@ -595,6 +604,52 @@ def test_every_problem_is_reported_at_once() -> None:
     assert problems[0] == '--tenant: "" is empty: not a usable tenant name'
 
 
+def test_every_problem_shows_in_one_run_not_after_the_first_batch_is_fixed() -> None:
+    """Problems of websvc's checks and of the rule order, beside those of the Boomi fields.
+
+    The importer used to show the second and third lines only once the first
+    and the last were fixed: an origin with a problem of its own was neither
+    checked by websvc nor compared with the other origins.
+    """
+    data = _origins(
+        {"domain": "*", "allowCredentials": True},
+        {"domain": "api.example.com"},
+        {"domain": "exa mple.com", "cacheTimeout": -1},
+    )
+    assert _problems(data) == [
+        "in.json: corsConfiguration.origins[0].allowCredentials: true is not allowed with the"
+        ' domain "*" (a response to any origin never carries credentials): list the domains'
+        " instead",
+        'in.json: corsConfiguration.origins[1].domain: "api.example.com" comes after origins[0]'
+        ' ("*"), which also matches it: Boomi uses the first matching origin, so this one never'
+        " applies there, while websvc uses the most specific one; list it first in Boomi (most"
+        " specific first), or remove it",
+        'in.json: corsConfiguration.origins[2].domain: "exa mple.com" is not a domain name or IP'
+        " address",
+        "in.json: corsConfiguration.origins[2].cacheTimeout: -1 is negative (seconds, from 0 to"
+        " 86400)",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("origin", "line"),
+    [
+        ({"domain": "a.example.com", "allowMethods": "GET, *, TRACE"},
+         ['.allowMethods: "*" is not a method (websvc has no method wildcard: list them)',
+          '.allowMethods: "TRACE" is a forbidden method (CONNECT, TRACE, TRACK)']),
+        ({"domain": "*.github.io", "allowCredentials": True},
+         ['.domain: "*.github.io" covers every site under a public suffix: refused with'
+          " allow_credentials (anyone can register a name there)"]),
+        ({"domain": "a.example.com", "allowRequestHeaders": "X-A, X B", "cacheTimeout": "x"},
+         ['.allowRequestHeaders: "X B" is not an HTTP header name (token)',
+          '.cacheTimeout: "x" is not a whole number of seconds']),
+    ],
+)  # fmt: skip
+def test_websvc_problems_are_named_by_boomi_fields(origin: dict[str, Any], line: list[str]) -> None:
+    prefix = "in.json: corsConfiguration.origins[0]"
+    assert _problems(_origins(origin)) == [prefix + text for text in line]
+
+
 def test_not_an_object() -> None:
     assert _problems([1, 2]) == [
         "in.json: the JSON is not an object (expected a Boomi SharedWebServer)"
@@ -652,7 +707,7 @@ def test_toml_string_refuses_a_lone_surrogate() -> None:
 def test_guard_fails_loudly_on_a_config_websvc_refuses() -> None:
     text = '[server]\napi_type = "basic"\n[[tenants.a.cors]]\ndomain = "a.com"\n'
     expected = {"server": {"api_type": "basic"}, "tenants": {"a": {"cors": [{"domain": "a.com"}]}}}
-    with pytest.raises(RuntimeError, match=r"bug in websvc\.boomi"):
+    with pytest.raises(RuntimeError, match=r"bug in websvc\.tools\.boomi"):
         _guard(text, expected)
     with pytest.raises(RuntimeError, match="reads back as"):
         _guard('[server]\napi_type = "advanced"\n', {"server": {}})

@@ -23,9 +23,9 @@ from typing import IO, Any
 
 import pytest
 
-from websvc.boomi import BoomiImportError, read_json
 from websvc.config import ConfigError, decode_text, load_config
 from websvc.manager import AUTOLOAD_ENV
+from websvc.tools.boomi import BoomiImportError, read_json
 
 if sys.version_info >= (3, 11):  # pragma: no cover - version dependent
     import tomllib

@@ -27,9 +27,10 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pytest
+from pydantic import BaseModel
 
-from websvc import cli, config, hookspecs
-from websvc.config import load_config
+from websvc import cli, hookspecs, schema
+from websvc.config import load_config, render
 from websvc.cors import REASONS
 from websvc.manager import AUTOLOAD_ENV, DEFAULT_PLUGINS, ENTRY_POINT_GROUP
 
@@ -109,27 +110,53 @@ def test_plugins_reasons_and_switches_are_in_hooks_md(name: str) -> None:
     assert documented, f"docs/hooks.md does not name `{name}`"
 
 
-CONFIG_KEYS = [
-    (tuple_name, key)
-    for tuple_name in (
-        "_TOP_KEYS",
-        "_SERVER_KEYS",
-        "_DEFAULTS_KEYS",
-        "_API_KEYS",
-        "_TENANT_KEYS",
-        "_USER_KEYS",
-        "_RULE_KEYS",
-    )
-    for key in getattr(config, tuple_name)
-]
+#: Each table's heading in docs/config.md, and the model that declares its keys.
+KEY_TABLES = {
+    "`[server]`": schema.ServerTable,
+    "`[cors.defaults]`": schema.CorsDefaultsTable,
+    "`[[apis]]`": schema.ApiTable,
+    "`[tenants.NAME]`": schema.TenantTable,
+    "`[[tenants.NAME.users]]`": schema.UserTable,
+    "`[[tenants.NAME.cors]]`": schema.CorsRuleTable,
+}
+_ROW = re.compile(r"^\| `(\w+)` \| .*? \| (.*?) \| (.*?) \|$", re.MULTILINE)
+
+
+def _key_rows(heading: str) -> dict[str, tuple[str, str]]:
+    """The rows of the key table under *heading*: key -> (default cell, meaning cell)."""
+    parts = re.split(r"^#{2,3} (.*)$", _doc("config.md"), flags=re.MULTILINE)
+    (body,) = [
+        text
+        for head, text in zip(parts[1::2], parts[2::2], strict=True)
+        if head.startswith(heading)
+    ]
+    return {key: (default, meaning) for key, default, meaning in _ROW.findall(body)}
+
+
+def _plain(markdown: str) -> str:
+    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", markdown)
+    return text.replace("`", "").replace("**", "")
 
 
 @pytest.mark.parametrize(
-    ("tuple_name", "key"), CONFIG_KEYS, ids=[f"{t}.{k}" for t, k in CONFIG_KEYS]
+    ("heading", "model"), list(KEY_TABLES.items()), ids=[m.__name__ for m in KEY_TABLES.values()]
 )
-def test_every_config_key_is_in_config_md(tuple_name: str, key: str) -> None:
-    documented = f"`{key}`" in _doc("config.md")
-    assert documented, f"docs/config.md does not name `{key}` (websvc.config.{tuple_name})"
+def test_config_md_key_table_is_the_declaration(heading: str, model: type[BaseModel]) -> None:
+    rows = _key_rows(heading)
+    assert list(rows) == list(model.model_fields), f"docs/config.md {heading}: keys differ"
+    for key, info in model.model_fields.items():
+        default_cell, meaning = rows[key]
+        if info.is_required():
+            assert "required" in default_cell, (heading, key)
+        elif (default := info.get_default(call_default_factory=True)) is not None:
+            assert f"`{render(default)}`" in default_cell, (heading, key, default)
+        doc = (info.description or "").rstrip(".")
+        assert doc and _plain(meaning).lower().startswith(doc.lower()), (heading, key, doc)
+
+
+@pytest.mark.parametrize("key", [*schema.ConfigTable.model_fields, *schema.CorsTable.model_fields])
+def test_every_section_is_in_config_md(key: str) -> None:
+    assert f"`{key}`" in _doc("config.md")
 
 
 def _subcommands() -> dict[str, argparse.ArgumentParser]:

@@ -22,3 +22,5 @@ def test_the_wheel_ships_the_gunicorn_settings_and_the_default_plugins(tmp_path:
     assert "websvc/lastgood.py" in names
     assert {f"websvc/plugins/{m}.py" for m in ("identify", "auth_basic", "cors_rules")} <= names
     assert not [n for n in names if n.startswith(("plugins/", "tests/", "gunicorn.conf"))]
+    static = "websvc/tools/playground/static/"
+    assert {static + f for f in ("index.html", "playground.js", "playground.css")} <= names

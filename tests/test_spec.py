@@ -4,7 +4,9 @@ Every case builds a real app with :func:`websvc.create_app` (or
 :func:`websvc.wrap`) from a config dict and drives it through
 :class:`werkzeug.test.Client`. The APIs mounted here record every call, so a
 case can say that a request never reached the API. Config refusals are not
-here (see ``test_config.py``).
+here (see ``test_config.py``). Every request is also run through
+``websvc explain`` (:func:`websvc.tools.explain.explain_environ`), whose
+status and headers must be the wire's, byte for byte.
 
 Reading a row: a rule is written as the keys it changes from
 ``{"domain": "a.com"}``; a request as the keyword arguments of :func:`send`;
@@ -20,9 +22,10 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from werkzeug.test import Client, TestResponse
+from werkzeug.test import Client, EnvironBuilder, TestResponse
 
 from websvc import create_app, wrap
+from websvc.tools.explain import Explanation, explain_environ
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -1287,7 +1290,7 @@ def send(
     if boomi is not None:
         query = "&".join(filter(None, [query, "boomi_auth=" + b64(boomi)]))
     overrides = {"PATH_INFO": path_info} if path_info is not None else {}
-    return Client(app).open(
+    builder = EnvironBuilder(
         path,
         method=method,
         headers=list(sent.items()),
@@ -1295,6 +1298,32 @@ def send(
         base_url=base_url,
         environ_overrides=overrides,
     )
+    explained = explain_environ(app.site, builder.get_environ())
+    response = Client(app).open(builder)
+    assert_explain_is_the_wire(explained, response)
+    return response
+
+
+def assert_explain_is_the_wire(explained: Explanation, response: TestResponse) -> None:
+    """``websvc explain``'s answer equals the wire's, byte for byte.
+
+    :func:`send` checks this for every request of every case in this file.
+
+    When websvc answers itself (a preflight, a 403, a 401): the same status,
+    the same header list in the same order, the same body. When the API
+    answers: the same ``Access-Control-*`` (and debug) headers, in order.
+    """
+    if explained.status:
+        assert response.status_code == explained.status
+        assert list(response.headers.items()) == list(explained.headers)
+        assert response.get_data() == explained.outcome.body
+    else:
+        ours = [h for h in explained.headers if _websvc_header(h[0])]
+        assert [h for h in response.headers.items() if _websvc_header(h[0])] == ours
+
+
+def _websvc_header(name: str) -> bool:
+    return name.lower().startswith("access-control-") or name == "X-Websvc-Cors-Reason"
 
 
 def preflight(app: Any, *, origin: str = ORIGIN, acrm: str = "GET", **kwargs: Any) -> TestResponse:

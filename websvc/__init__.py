@@ -9,15 +9,11 @@ The public surface::
 
 from __future__ import annotations
 
-import pluggy
-
-#: Marker for plugin hook implementations: ``@websvc.hookimpl``.
-hookimpl = pluggy.HookimplMarker("websvc")
-
-from websvc.app import WebsvcApp, create_app, wrap  # noqa: E402
-from websvc.config import ConfigError, load_config  # noqa: E402
-from websvc.cors import CorsRequest, Decision  # noqa: E402
-from websvc.registry import AuthResult, Identity  # noqa: E402
+from websvc.app import WebsvcApp, create_app, wrap
+from websvc.config import ConfigError, load_config
+from websvc.cors import CorsRequest, Decision
+from websvc.hookspecs import hookimpl
+from websvc.site import AuthResult, Identity, Site, Tenant
 
 __version__ = "0.1.0"
 __all__ = [
@@ -26,6 +22,8 @@ __all__ = [
     "CorsRequest",
     "Decision",
     "Identity",
+    "Site",
+    "Tenant",
     "WebsvcApp",
     "create_app",
     "hookimpl",

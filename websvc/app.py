@@ -7,52 +7,47 @@ Usage::
     app = create_app("websvc.toml")      # APIs mounted from [[apis]]
     app = wrap(legacy_wsgi_app, "websvc.toml")  # every path reaches legacy_wsgi_app
 
-Per request: identify the tenant; with ``Origin``, make the CORS decision
-and collect its headers; a preflight is answered here (never authenticated,
-never reaching an API); any other request is authenticated and routed, and
-the API's response gets the CORS headers, a merged ``Vary: Origin``, and
-loses any ``Access-Control-*`` header the API set itself.
+Per request, :func:`websvc.pipeline.decide` says what to do; this shell
+sends it: websvc's own answer (a preflight, a 403, a 401), or the API's,
+which gets the CORS headers, a merged ``Vary: Origin``, and loses any
+``Access-Control-*`` header the API set itself. The shell also owns the
+config's life: reloads that never swap in a bad config, and the last good
+config of a gunicorn worker (:mod:`websvc.lastgood`).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import weakref
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from itertools import chain
 from pathlib import Path
-from time import perf_counter
 from typing import TYPE_CHECKING
 
+from werkzeug.wrappers import Response
 from werkzeug.wsgi import ClosingIterator
 
-from websvc import lastgood, syntax
+from websvc import lastgood
 from websvc.config import ConfigError, ConfigSource
-from websvc.cors import VARY_PREFLIGHT, CorsRequest, Decision
-from websvc.credentials import basic_credential, boomi_auth_credential
+from websvc.events import log_refusals
 from websvc.logutil import ensure_handler, safe
-from websvc.registry import AuthResult, Identity, Site, build_site
+from websvc.pipeline import STATUS_LINES, decide
+from websvc.registry import build_site
 
 if TYPE_CHECKING:
     from _typeshed import OptExcInfo
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
-    from websvc.manager import Hooks
     from websvc.metrics import Metrics
-    from websvc.registry import Tenant
+    from websvc.site import Site
 
 log = logging.getLogger("websvc")
 
-_STATUS = {200: "200 OK", 204: "204 No Content", 403: "403 Forbidden"}
-_NO_AUTH = AuthResult(False, reason="no authentication plugin answered")
-_FORBIDDEN_BODY = b"403 Forbidden: cross-origin request refused\n"
-_UNAUTHORIZED_BODY = b"401 Unauthorized\n"
+#: The environ key where the pipeline leaves its :class:`~websvc.pipeline.Outcome`.
+OUTCOME_KEY = "websvc.outcome"
 _ERROR_BODY = b"500 Internal Server Error\n"
-_EMPTY: list[bytes] = [b""]
-_NO_HEADERS: tuple[tuple[str, str], ...] = ()
 
 
 class WebsvcApp:
@@ -66,6 +61,10 @@ class WebsvcApp:
     :param plugins: extra plugin objects registered for every tenant.
     :param autoload: load ``websvc`` entry-point plugins (default: unless
         ``WEBSVC_DISABLE_PLUGIN_AUTOLOAD`` is set).
+
+    ``wsgi_app`` is what a request runs: the pipeline, or the metrics
+    middleware around it when ``[server] metrics_path`` is set (wrap it
+    like Flask's ``app.wsgi_app`` to add middleware of your own).
     """
 
     def __init__(
@@ -81,6 +80,7 @@ class WebsvcApp:
         self.plugins = tuple(plugins)
         self.autoload = autoload
         self.metrics: Metrics | None = None
+        self.wsgi_app: WSGIApplication = self.pipeline
         #: The problems of the last refused reload (empty after a good one).
         self.reload_problems: tuple[str, ...] = ()
         #: What the config file held at the last load attempt, good or bad.
@@ -96,11 +96,49 @@ class WebsvcApp:
             log.warning("%s", warning)
         _LIVE.add(self)
 
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        return self.wsgi_app(environ, start_response)
+
+    def pipeline(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        """Decide (:func:`websvc.pipeline.decide`), then send websvc's answer or the API's."""
+        site = self.site
+        outcome = decide(site, environ)
+        environ[OUTCOME_KEY] = outcome
+        decision = outcome.decision
+        refused = (decision is not None and not decision.allowed) or outcome.status == 401
+        if refused and log.isEnabledFor(logging.INFO):
+            log_refusals(site, outcome, environ)
+        if outcome.status:
+            start_response(STATUS_LINES[outcome.status], outcome.headers)  # type: ignore[arg-type]
+            return [outcome.body]
+        if outcome.identity is not None:
+            environ["websvc.tenant"] = outcome.identity.tenant.name
+        environ["websvc.user"] = outcome.auth.user if outcome.auth is not None else None
+        responder = _Responder(start_response, outcome.headers)
+        try:
+            result = site.router(environ, responder)
+            if responder.started:
+                return result
+            # A generator API calls start_response when first iterated: start
+            # it here, so an error before its first line still gets our 500.
+            return _prefetched(result)
+        except Exception:
+            log.exception("API error on %s", safe(environ.get("PATH_INFO", "")))
+            if responder.started:
+                raise
+            error = Response(
+                _ERROR_BODY,
+                500,
+                headers=[*outcome.headers, ("Vary", "Origin")],
+                content_type="text/plain; charset=utf-8",
+            )
+            return error(environ, start_response)
+
     def reload(self, config: ConfigSource | None = None) -> bool:
         """Load the config again (or *config*) and swap it in when valid.
 
         A refused config is logged with every problem and the last good one
-        keeps serving; returns whether the new config was applied.
+        keeps serving; returns whether the new config was applied. Never raises.
         """
         source = self.source if config is None else config
         self._attempted = _fingerprint(source)
@@ -122,56 +160,6 @@ class WebsvcApp:
         log.info("config reloaded from %s", safe(site.config.source))
         return True
 
-    def __call__(
-        self,
-        environ: WSGIEnvironment,
-        start_response: StartResponse,
-        note: _Note | None = None,
-    ) -> Iterable[bytes]:
-        """The pipeline. With metrics on, :meth:`_measured` calls it with a *note*."""
-        if note is None and self.metrics is not None:
-            return self._measured(self.metrics, environ, start_response)
-        site = self.site
-        hooks = site.hooks
-        identity = hooks.identify_tenant(environ, site)
-        tenant = None
-        if identity is not None:
-            tenant = identity.tenant
-            hooks = tenant.hooks
-            if note is not None:
-                note.tenant = tenant.name
-        origin = environ.get("HTTP_ORIGIN")
-        if origin is None:
-            return self._serve(
-                site, hooks, identity, environ, start_response, _NO_HEADERS, "Origin", note
-            )
-        request = CorsRequest.from_environ(environ, origin)
-        decision = hooks.lookup_rule(request, tenant, site) or _UNDECIDED
-        headers: list[tuple[str, str]] = []
-        hooks.emit_headers(request, decision, headers)
-        if note is not None:
-            note.cors(request.preflight, decision)
-        reject = False
-        if not decision.allowed:
-            if log.isEnabledFor(logging.INFO):
-                _log_refusal(site, tenant, request, decision)
-            if site.server.debug_header:
-                # A plugin's reason is free text: never let it break the header.
-                headers.append(("X-Websvc-Cors-Reason", safe(decision.reason, 100)))
-            if site.server.reject_disallowed and not same_origin(environ, origin):
-                reject = True
-                headers = [h for h in headers if not _is_cors_header(h[0])]
-        if request.preflight:
-            status = 403 if reject else site.server.preflight_status
-            headers.append(("Vary", VARY_PREFLIGHT))
-            if status != 204:
-                headers.append(("Content-Length", "0"))
-            start_response(_STATUS[status], headers)
-            return _EMPTY
-        if reject:
-            return _plain(start_response, "403 Forbidden", _FORBIDDEN_BODY, headers, "Origin")
-        return self._serve(site, hooks, identity, environ, start_response, headers, "Origin", note)
-
     # -- private ------------------------------------------------------------
 
     def _build(self, config: ConfigSource, text: str | None = None) -> Site:
@@ -179,9 +167,10 @@ class WebsvcApp:
             config, fallback=self.fallback, plugins=self.plugins, autoload=self.autoload, text=text
         )
         if site.server.metrics_path is not None and self.metrics is None:
-            from websvc.metrics import Metrics
+            from websvc.metrics import Metrics, MetricsMiddleware
 
             self.metrics = Metrics()  # kept across reloads: counters never reset
+            self.wsgi_app = MetricsMiddleware(self, self.metrics)
         if site.config.text is not None and text is None and self._worker_boot:
             lastgood.remember(str(config), site.config.text)
         return site
@@ -219,138 +208,6 @@ class WebsvcApp:
         if self._attempted is not None and _fingerprint(self.source) != self._attempted:
             self.reload()
 
-    def _measured(
-        self, metrics: Metrics, environ: WSGIEnvironment, start_response: StartResponse
-    ) -> Iterable[bytes]:
-        server = self.site.server
-        if server.metrics_path is not None and environ.get("PATH_INFO") == server.metrics_path:
-            return metrics.serve(environ, start_response, server.metrics_token_sha256)
-        started = perf_counter()
-        note = _Note()
-        result = self(environ, start_response, note)
-        if note.auth_failed:
-            metrics.auth_failure(note.tenant, note.auth_failed)
-        metrics.count(note.tenant, note.kind, note.outcome, note.reason, perf_counter() - started)
-        return result
-
-    def _serve(
-        self,
-        site: Site,
-        hooks: Hooks,
-        identity: Identity | None,
-        environ: WSGIEnvironment,
-        start_response: StartResponse,
-        cors: tuple[tuple[str, str], ...] | list[tuple[str, str]],
-        vary: str,
-        note: _Note | None,
-    ) -> Iterable[bytes]:
-        """Authenticate a normal request and pass it to the API."""
-        auth = hooks.authenticate(environ, identity, site) or _NO_AUTH
-        if not auth.ok:
-            if note is not None:
-                note.auth_failed = auth.reason or "refused"
-            if log.isEnabledFor(logging.INFO):
-                _log_auth_refusal(site, hooks, identity, environ, auth)
-            headers = [*cors, ("WWW-Authenticate", auth.challenge)]
-            return _plain(start_response, "401 Unauthorized", _UNAUTHORIZED_BODY, headers, vary)
-        if identity is not None:
-            environ["websvc.tenant"] = identity.tenant.name
-        environ["websvc.user"] = auth.user
-        responder = _Responder(start_response, cors)
-        try:
-            result = site.router(environ, responder)
-            if responder.started:
-                return result
-            # A generator API calls start_response when first iterated: start
-            # it here, so an error before its first line still gets our 500.
-            return _prefetched(result)
-        except Exception:
-            log.exception("API error on %s", safe(environ.get("PATH_INFO", "")))
-            if responder.started:
-                raise
-            return _plain(
-                start_response, "500 Internal Server Error", _ERROR_BODY, list(cors), vary
-            )
-
-
-class _Note:
-    """What one request did, for metrics (only built when metrics are on)."""
-
-    __slots__ = ("auth_failed", "kind", "outcome", "reason", "tenant")
-
-    def __init__(self) -> None:
-        self.kind = "plain"  # no Origin
-        self.outcome = "none"
-        self.reason = ""
-        self.tenant = ""
-        self.auth_failed = ""  # the refusal's reason when authentication refused
-
-    def cors(self, preflight: bool, decision: Decision) -> None:
-        self.kind = "preflight" if preflight else "normal"
-        self.outcome = "allowed" if decision.allowed else "refused"
-        self.reason = "" if decision.allowed else decision.reason
-
-
-def _log_refusal(
-    site: Site, tenant: Tenant | None, request: CorsRequest, decision: Decision
-) -> None:
-    """One INFO line per refused CORS request: tenant, origin, reason (escaped)."""
-    fields = {
-        "event": "cors_refused",
-        "tenant": safe(tenant.name) if tenant is not None else None,
-        "origin": safe(request.origin),
-        "kind": "preflight" if request.preflight else "normal",
-        "method": safe(request.method or ""),
-        "path": safe(request.path),
-        "reason": safe(decision.reason),
-        "detail": safe(decision.detail),
-    }
-    _log_event(
-        site,
-        fields,
-        "cors refused: tenant={tenant} origin={origin} {kind} {method} {path} reason={reason}"
-        " ({detail})",
-    )
-
-
-def _log_auth_refusal(
-    site: Site,
-    hooks: Hooks,
-    identity: Identity | None,
-    environ: WSGIEnvironment,
-    auth: AuthResult,
-) -> None:
-    """One INFO line per refused authentication: tenant, user name, plugin, reason (escaped).
-
-    The user name is the one the request sent (never the token).
-    """
-    credential = identity.credential if identity is not None else None
-    if credential is None:
-        credential = basic_credential(environ) or boomi_auth_credential(environ)
-    user = auth.user or (credential.user if credential is not None else None)
-    fields = {
-        "event": "auth_refused",
-        "tenant": safe(identity.tenant.name) if identity is not None else None,
-        "user": safe(user) if user is not None else None,
-        "plugin": safe(auth.plugin or hooks.auth_plugin or "-"),
-        "method": safe(environ.get("REQUEST_METHOD", "")),
-        "path": safe(environ.get("PATH_INFO", "")),
-        "reason": safe(auth.reason or "refused"),
-    }
-    _log_event(
-        site,
-        fields,
-        "auth refused: tenant={tenant} user={user} plugin={plugin} {method} {path} reason={reason}",
-    )
-
-
-def _log_event(site: Site, fields: dict[str, str | None], text: str) -> None:
-    """Log *fields* (already escaped) at INFO as JSON or as the *text* template (None: -)."""
-    if site.server.log_format == "json":
-        log.info("%s", json.dumps(fields, ensure_ascii=True, separators=(",", ":")))
-    else:
-        log.info("%s", text.format_map({k: "-" if v is None else v for k, v in fields.items()}))
-
 
 class _Responder:
     """``start_response`` for an API: drop its ``Access-Control-*``, add ours, merge Vary."""
@@ -385,9 +242,6 @@ class _Responder:
         return self.start_response(status, out, exc_info)
 
 
-_UNDECIDED = Decision.refuse("no_tenant", "no plugin made a decision")
-
-
 def _prefetched(result: Iterable[bytes]) -> Iterable[bytes]:
     """Pull the first chunk of *result* now; the WSGI iterable stays closable."""
     iterator = iter(result)
@@ -403,10 +257,6 @@ def _prefetched(result: Iterable[bytes]) -> Iterable[bytes]:
     return ClosingIterator(chain(first, iterator), getattr(result, "close", None))
 
 
-def _is_cors_header(name: str) -> bool:
-    return name[:15].lower() == "access-control-"
-
-
 def _merge_vary(values: list[str]) -> str:
     if not values:
         return "Origin"
@@ -416,32 +266,6 @@ def _merge_vary(values: list[str]) -> str:
     if "origin" not in (t.lower() for t in tokens):
         tokens.append("Origin")
     return ", ".join(dict.fromkeys(tokens))
-
-
-def same_origin(environ: WSGIEnvironment, origin: str) -> bool:
-    """Whether *origin* is the request's own scheme and Host (so not CORS)."""
-    return syntax.same_origin(
-        origin, environ.get("wsgi.url_scheme", "http"), environ.get("HTTP_HOST")
-    )
-
-
-def _plain(
-    start_response: StartResponse,
-    status: str,
-    body: bytes,
-    headers: list[tuple[str, str]],
-    vary: str,
-) -> Iterator[bytes]:
-    start_response(
-        status,
-        [
-            *headers,
-            ("Vary", vary),
-            ("Content-Type", "text/plain; charset=utf-8"),
-            ("Content-Length", str(len(body))),
-        ],
-    )
-    return iter((body,))
 
 
 #: Every WebsvcApp alive in this process (weakly held): reloaded by the

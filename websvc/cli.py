@@ -14,20 +14,16 @@ import logging
 import os
 import re
 import secrets
-import signal
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, cast
-
-from werkzeug.serving import BaseWSGIServer, ThreadedWSGIServer, WSGIRequestHandler
+from typing import TYPE_CHECKING, cast
 
 from websvc.config import ConfigError, ConfigSource, import_object, render
+from websvc.devserver import CannotListen, listen, stop_on_sigterm
 from websvc.logutil import safe
 from websvc.registry import Site, build_site
 
 if TYPE_CHECKING:
-    from types import FrameType
-
     from _typeshed.wsgi import WSGIApplication
 
 DEFAULT_HOST = "127.0.0.1"
@@ -43,6 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "explain": _explain,
         "token": _token,
         "import-boomi": _import_boomi,
+        "schema": _schema,
         "demo": _demo,
     }
     return handler[args.command](args)
@@ -90,6 +87,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     boomi.add_argument("file", metavar="FILE", help="the SharedWebServer object, as JSON")
     boomi.add_argument("--tenant", required=True, help="tenant the CORS rules belong to")
+
+    sub.add_parser("schema", help="print the config's JSON Schema (every key, with its doc)")
 
     demo = sub.add_parser("demo", help="serve the demo API and the in-browser CORS playground")
     demo.add_argument("--api-port", default="8080", help="demo API port (default 8080)")
@@ -163,88 +162,6 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-class CannotListen(OSError):
-    """A server cannot listen on ``host:port``; ``str()`` says why in one line."""
-
-    def __init__(self, host: str, port: int, reason: str) -> None:
-        super().__init__(reason)
-        self.host = host
-        self.port = port
-        self.reason = reason
-
-    def __str__(self) -> str:
-        return f"cannot listen on {_address(self.host, self.port)}: {self.reason}"
-
-
-def listen(host: str, port: int, app: WSGIApplication) -> BaseWSGIServer:
-    """Bind werkzeug's threaded development server to *host*:*port* (0: any free port).
-
-    The server listens when this returns (``server_port`` is the real port);
-    ``serve_forever()`` then serves. A taken, unknown or forbidden address
-    raises :class:`CannotListen`, with nothing printed (werkzeug alone would
-    print two lines and exit 1).
-    """
-    if not 0 <= port <= 65535:  # werkzeug would take it modulo 65536
-        raise CannotListen(host, port, "not a port (0-65535)")
-    try:
-        return _DevServer(host, port, app, _AccessLog)
-    except _BindError as exc:
-        reason = exc.error.strerror or str(exc.error)
-        raise CannotListen(host, port, reason[:1].lower() + reason[1:]) from exc.error
-    except SystemExit as exc:  # a werkzeug that prints the problem and exits after all
-        raise CannotListen(host, port, "the address is not available") from exc
-
-
-def stop_on_sigterm() -> None:
-    """Make SIGTERM stop a server as Ctrl-C does (KeyboardInterrupt in the main thread)."""
-
-    def interrupt(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, interrupt)
-
-
-class _BindError(Exception):
-    """An OSError of bind/listen, carried past werkzeug's print-and-exit handler."""
-
-    def __init__(self, error: OSError) -> None:
-        super().__init__(error)
-        self.error = error
-
-
-class _DevServer(ThreadedWSGIServer):
-    """werkzeug's threaded server; a bind or listen error is raised, not printed."""
-
-    def server_bind(self) -> None:
-        try:
-            super().server_bind()
-        except OSError as exc:
-            raise _BindError(exc) from exc
-
-    def server_activate(self) -> None:
-        try:
-            super().server_activate()
-        except OSError as exc:
-            raise _BindError(exc) from exc
-
-
-class _AccessLog(WSGIRequestHandler):
-    """The dev server's access log, one plain line per request, escaped."""
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        logging.getLogger("websvc.access").info(
-            '%s "%s" %s %s', self.address_string(), safe(self.requestline, 2000), code, size
-        )
-
-    def log(self, type: str, message: str, *args: Any) -> None:
-        logging.getLogger("websvc.access").log(
-            logging.ERROR if type == "error" else logging.INFO,
-            "%s %s",
-            self.address_string(),
-            safe(message % args, 2000),
-        )
-
-
 def _check(args: argparse.Namespace) -> int:
     site = _load(args.config)
     if site is None:
@@ -258,7 +175,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _explain(args: argparse.Namespace) -> int:
-    from websvc.explain import explain
+    from websvc.tools.explain import explain
 
     site = _load(args.config)
     if site is None:
@@ -309,7 +226,7 @@ def _token(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from websvc.playground import run_demo
+    from websvc.tools.playground import run_demo
 
     api_port = _port("demo", "--api-port", args.api_port)
     page_port = _port("demo", "--page-port", args.page_port)
@@ -319,7 +236,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _import_boomi(args: argparse.Namespace) -> int:
-    from websvc.boomi import BoomiImportError, convert, read_json
+    from websvc.tools.boomi import BoomiImportError, convert, read_json
 
     try:
         text = convert(read_json(args.file), tenant=args.tenant, source=args.file)
@@ -328,6 +245,13 @@ def _import_boomi(args: argparse.Namespace) -> int:
             print(problem)
         return 2
     sys.stdout.write(text)
+    return 0
+
+
+def _schema(args: argparse.Namespace) -> int:
+    from websvc.schema import schema_text
+
+    sys.stdout.write(schema_text())
     return 0
 
 

@@ -2,10 +2,10 @@
 
 Everything here is split in two halves:
 
-* **compile time** (:func:`compile_rule`, :class:`RuleTable`): a tenant's
+* **compile time** (:func:`compile_rule`, and :class:`websvc.rules.RuleTable`): a tenant's
   validated rules become lookup tables and pre-rendered header values, once,
   when the config is loaded;
-* **request time** (:meth:`CorsRequest.from_environ`, :meth:`RuleTable.lookup`):
+* **request time** (:meth:`CorsRequest.from_environ`, :meth:`websvc.rules.RuleTable.lookup`):
   dictionary lookups and bounded, linear string work (the parsing itself is
   in :mod:`websvc.syntax`), nothing that could have been done at load.
 
@@ -17,10 +17,9 @@ why*. Every refusal carries a reason code (see :data:`REASONS`) that
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
-from websvc.syntax import Origin, normalize_method, parse_origin, parse_request_headers
+from websvc.syntax import normalize_method, parse_origin, parse_request_headers
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
@@ -110,6 +109,7 @@ class CompiledRule:
     """One rule, normalised, with every constant header value pre-rendered."""
 
     label: str  # "tenants.acme.cors[0]": where the rule is in the config
+    index: int  # its place in the tenant's rules (0 is the first)
     tenant: str
     domain: str
     any_origin: bool
@@ -140,12 +140,16 @@ class CompiledRule:
 
 
 class Decision(NamedTuple):
-    """The answer of a rule lookup: allowed or not, which rule, and why."""
+    """The answer of a rule lookup: allowed or not, which rule, and why.
+
+    ``plugin`` names the plugin that decided; websvc fills it in.
+    """
 
     allowed: bool
     reason: str  # one of REASONS; "allowed" when allowed
     rule: CompiledRule | None = None
     detail: str = ""  # human-readable, for explain and logs
+    plugin: str = ""
 
     @classmethod
     def refuse(cls, reason: str, detail: str = "", rule: CompiledRule | None = None) -> Decision:
@@ -178,162 +182,6 @@ def check_rule(rule: CompiledRule, request: CorsRequest) -> Decision:
     return rule.allowed
 
 
-class _PathTable:
-    """The rules of one domain and (scheme, port), chosen by request path."""
-
-    __slots__ = ("default", "exact", "prefixes", "simple")
-
-    def __init__(self, rules: list[CompiledRule]) -> None:
-        exact: dict[str, CompiledRule] = {}
-        prefixes: dict[str, CompiledRule] = {}
-        self.default: CompiledRule | None = None
-        for rule in rules:
-            if rule.paths is None:
-                self.default = self.default or rule
-                continue
-            for pattern in rule.paths:
-                if pattern.endswith("/*"):
-                    prefixes.setdefault(pattern[:-1], rule)
-                else:
-                    exact.setdefault(pattern, rule)
-        self.exact = exact or _NO_PATHS
-        self.prefixes = tuple(sorted(prefixes.items(), key=lambda kv: -len(kv[0])))
-        #: No ``paths`` anywhere: the default rule decides every path.
-        self.simple = not exact and not prefixes
-
-    def find(self, path: str) -> CompiledRule | None:
-        if self.simple:
-            return self.default
-        rule = self.exact.get(path)
-        if rule is not None:
-            return rule
-        for prefix, rule in self.prefixes:
-            if path.startswith(prefix):
-                return rule
-        return self.default
-
-
-class _Bucket:
-    """All rules of one tenant for one normalised domain."""
-
-    __slots__ = ("tables",)
-
-    def __init__(self, rules: list[CompiledRule]) -> None:
-        any_port: dict[str, list[CompiledRule]] = {}
-        fixed: dict[tuple[str, int], list[CompiledRule]] = {}
-        for rule in rules:
-            for scheme, port in sorted(rule.pairs, key=str):
-                if port is None:
-                    any_port.setdefault(scheme, []).append(rule)
-                else:
-                    fixed.setdefault((scheme, port), []).append(rule)
-        self.tables: dict[tuple[str, int | None], _PathTable] = {}
-        for (scheme, port), bucket_rules in fixed.items():
-            merged = _dedupe(bucket_rules + any_port.get(scheme, []))
-            self.tables[(scheme, port)] = _PathTable(merged)
-        for scheme, bucket_rules in any_port.items():
-            self.tables[(scheme, None)] = _PathTable(_dedupe(bucket_rules))
-
-    def find(self, origin: Origin, path: str) -> CompiledRule | None:
-        """The rule for this Origin's scheme and port and *path*, if any."""
-        table = self.tables.get(origin.key) or self.tables.get(origin.any_key)
-        return table.find(path) if table is not None else None
-
-    def why_not(self, origin: Origin) -> str:
-        """Why :meth:`find` found nothing: ``protocol``, ``port`` or ``path``."""
-        if origin.key in self.tables or origin.any_key in self.tables:
-            return "path"
-        schemes = {scheme for scheme, _ in self.tables}
-        return "protocol" if origin.scheme not in schemes else "port"
-
-
-class RuleTable:
-    """A tenant's rules compiled for lookup by Origin and path.
-
-    ``exact`` maps a host to its bucket, ``wildcard`` maps the suffix of a
-    ``*.suffix`` rule to its bucket (looked up from the deepest parent domain
-    of the Origin's host upwards), ``any_origin`` is the ``*`` rule.
-    """
-
-    __slots__ = ("any_null", "any_origin", "exact", "rules", "wildcard")
-
-    def __init__(self, rules: list[CompiledRule]) -> None:
-        exact: dict[str, list[CompiledRule]] = {}
-        wildcard: dict[str, list[CompiledRule]] = {}
-        self.rules = tuple(rules)
-        self.any_origin: _Bucket | None = None
-        self.any_null: _PathTable | None = None
-        for rule in rules:
-            if rule.any_origin:
-                continue
-            if rule.domain.startswith("*."):
-                wildcard.setdefault(rule.domain[2:], []).append(rule)
-            else:
-                exact.setdefault(rule.domain, []).append(rule)
-        any_rules = [rule for rule in rules if rule.any_origin]
-        if any_rules:
-            self.any_origin = _Bucket(any_rules)
-            self.any_null = _PathTable(any_rules)  # `null` has no scheme or port
-        self.exact = {host: _Bucket(rs) for host, rs in exact.items()}
-        self.wildcard = {suffix: _Bucket(rs) for suffix, rs in wildcard.items()}
-
-    def find(self, request: CorsRequest) -> CompiledRule | None:
-        """The most specific rule for *request*'s Origin and path (not yet checked)."""
-        origin = request.parsed
-        if origin is None:
-            if request.origin == "null" and self.any_null is not None:
-                return self.any_null.find(request.path)
-            return None
-        path = request.path
-        bucket = self.exact.get(origin.host)
-        if bucket is not None:
-            rule = bucket.find(origin, path)
-            if rule is not None:
-                return rule
-        if self.wildcard:
-            host = origin.host
-            dot = host.find(".")
-            while dot >= 0:
-                bucket = self.wildcard.get(host[dot + 1 :])
-                if bucket is not None:
-                    rule = bucket.find(origin, path)
-                    if rule is not None:
-                        return rule
-                dot = host.find(".", dot + 1)
-        if self.any_origin is not None:
-            return self.any_origin.find(origin, path)
-        return None
-
-    def lookup(self, request: CorsRequest) -> Decision:
-        """Choose the rule for *request* and let it decide (method, headers).
-
-        A refusal by the chosen rule never falls back to a less specific one.
-        """
-        rule = self.find(request)
-        if rule is not None:
-            return check_rule(rule, request)
-        return self.refusal(request)
-
-    def refusal(self, request: CorsRequest) -> Decision:
-        """Why no rule is a candidate for *request* (the refused path only)."""
-        origin = request.parsed
-        if origin is None:
-            if request.origin == "null":
-                return _NULL_PATH if self.any_null is not None else _NULL_ORIGIN
-            return _INVALID_ORIGIN
-        host = origin.host
-        bucket = self.exact.get(host)
-        if bucket is None and self.wildcard:
-            dot = host.find(".")
-            while bucket is None and dot >= 0:
-                bucket = self.wildcard.get(host[dot + 1 :])
-                dot = host.find(".", dot + 1)
-        if bucket is None:
-            bucket = self.any_origin
-        reason = bucket.why_not(origin) if bucket is not None else "origin_not_listed"
-        return _refused(reason, origin)
-
-
 # -- compile ---------------------------------------------------------------
 
 
@@ -342,6 +190,7 @@ def compile_rule(
     *,
     tenant: str,
     label: str,
+    index: int = 0,
     default_request_headers: tuple[str, ...],
     default_expose_headers: tuple[str, ...],
     shared: dict[Any, Any] | None = None,
@@ -365,6 +214,7 @@ def compile_rule(
         actual.append(("Access-Control-Expose-Headers", ", ".join(expose)))
     return CompiledRule(
         label=label,
+        index=index,
         tenant=tenant,
         domain=rule.domain,
         any_origin=rule.allow_any_origin,
@@ -383,7 +233,6 @@ def compile_rule(
 # -- private helpers -------------------------------------------------------
 
 
-_NO_PATHS: dict[str, CompiledRule] = {}  # shared, never written to
 _T = TypeVar("_T")
 
 
@@ -393,33 +242,3 @@ def _one_copy(shared: dict[Any, Any] | None, value: _T) -> _T:
         return value
     kept: _T = shared.setdefault(value, value)
     return kept
-
-
-def _dedupe(rules: list[CompiledRule]) -> list[CompiledRule]:
-    return list({id(rule): rule for rule in rules}.values())
-
-
-_NULL_ORIGIN = Decision(
-    False, "origin_invalid", None, "the origin null never matches a domain rule"
-)
-_NULL_PATH = Decision(False, "path", None, "no rule for this origin applies to the request path")
-_INVALID_ORIGIN = Decision(
-    False,
-    "origin_invalid",
-    None,
-    "the Origin is not a canonical serialized origin (scheme://host[:port])",
-)
-
-
-@lru_cache(maxsize=1024)
-def _refused(reason: str, origin: Origin) -> Decision:
-    """The refusal for a parsed Origin (immutable, so shared while cached)."""
-    if reason == "protocol":
-        detail = f"no rule for this domain allows the protocol {origin.scheme}"
-    elif reason == "port":
-        detail = f"no rule for this domain allows port {origin.port} over {origin.scheme}"
-    elif reason == "path":
-        detail = "no rule for this origin applies to the request path"
-    else:
-        detail = f"no rule matches the domain {origin.host}"
-    return Decision(False, reason, None, detail)

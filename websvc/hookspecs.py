@@ -30,9 +30,12 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
 
     from websvc.cors import CorsRequest, Decision
-    from websvc.registry import AuthResult, Identity, Site, Tenant
+    from websvc.site import AuthResult, Identity, Site, Tenant
 
+#: Marker for hook specifications (this module's functions).
 hookspec = pluggy.HookspecMarker("websvc")
+#: Marker for plugin hook implementations: ``@websvc.hookimpl``.
+hookimpl = pluggy.HookimplMarker("websvc")
 
 
 @hookspec(firstresult=True)
@@ -47,7 +50,7 @@ def websvc_identify_tenant(environ: WSGIEnvironment, site: Site) -> Identity | N
     :param environ: the WSGI environ of the request (read it, don't change it).
     :param site: the compiled config (``site.tenants``, ``site.users``,
         ``site.hosts``).
-    :returns: an :class:`~websvc.registry.Identity` (tenant, how it was
+    :returns: an :class:`~websvc.site.Identity` (tenant, how it was
         identified, and the credential that identified it, if any), or None
         to let the next plugin try. When every plugin returns None the
         request belongs to no tenant and matches no CORS rule.
@@ -71,7 +74,7 @@ def websvc_authenticate(
         when no tenant was identified.
     :param site: the compiled config; ``site.server.authentication`` names
         the configured scheme.
-    :returns: an :class:`~websvc.registry.AuthResult`: ``ok`` True lets the
+    :returns: an :class:`~websvc.site.AuthResult`: ``ok`` True lets the
         request through (``user`` is then put in ``environ["websvc.user"]``),
         ``ok`` False answers 401 with ``challenge`` as ``WWW-Authenticate``.
         None lets the next plugin decide.

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
 
     from websvc.cors import CorsRequest, Decision
-    from websvc.registry import AuthResult, Identity, Site, Tenant
+    from websvc.site import AuthResult, Identity, Site, Tenant
 
 #: The default plugin set, registered ``trylast`` in this order.
 DEFAULT_PLUGINS = (
@@ -101,12 +101,15 @@ class Hooks:
     def refresh(self) -> None:
         """Re-resolve every hook's implementations (after (un)registering)."""
         self.identify_tenant = _firstresult(self._resolve("websvc_identify_tenant"))
+        # With one implementation (the common case) it is called directly and
+        # named here; with several, each answer names its plugin itself
+        # (a refused AuthResult, every Decision).
         auth = self._resolve("websvc_authenticate")
-        #: The plugin that answers authentication when only one does ("" otherwise:
-        #: then :attr:`authenticate` names the refusing plugin in ``AuthResult.plugin``).
         self.auth_plugin = auth[0][0] if len(auth) == 1 else ""
-        self.authenticate = _firstresult(auth) if len(auth) == 1 else _named_auth(auth)
-        self.lookup_rule = _firstresult(self._resolve("websvc_lookup_rule"))
+        self.authenticate = _firstresult(auth, _name_refusal)
+        rules = self._resolve("websvc_lookup_rule")
+        self.rule_plugin = rules[0][0] if len(rules) == 1 else ""
+        self.lookup_rule = _firstresult(rules, _name_decision)
         self.emit_headers = _every(self._resolve("websvc_emit_headers"))
 
     def authentication_names(self) -> set[str]:
@@ -114,14 +117,6 @@ class Hooks:
         for answer in self.pm.hook.websvc_authentication_names():
             names.update(answer or ())
         return names
-
-    def deciders(self, hook: str, *args: object) -> tuple[object, str | None]:
-        """Call a firstresult hook and also say which plugin answered (explain)."""
-        for plugin_name, impl in self._resolve(hook):
-            result = impl(*args)
-            if result is not None:
-                return result, plugin_name
-        return None, None
 
     # -- private ------------------------------------------------------------
 
@@ -138,36 +133,36 @@ class Hooks:
         ]
 
 
-def _firstresult(impls: list[tuple[str, _Impl]]) -> Any:
-    """One callable with firstresult semantics over *impls*."""
+def _firstresult(
+    impls: list[tuple[str, _Impl]], tag: Callable[[Any, str], Any] | None = None
+) -> Any:
+    """One callable with firstresult semantics over *impls*.
+
+    With several implementations, *tag* (when given) lets the answer name
+    the plugin that gave it (see :func:`_name_refusal`, :func:`_name_decision`).
+    """
     if len(impls) == 1:
         return impls[0][1]
-    functions = tuple(impl for _, impl in impls)
-
-    def first(*args: object) -> object:
-        for impl in functions:
-            result = impl(*args)
-            if result is not None:
-                return result
-        return None
-
-    return first
-
-
-def _named_auth(impls: list[tuple[str, _Impl]]) -> Any:
-    """Authentication over several plugins; a refusal names the plugin that gave it."""
     named = tuple(impls)
 
     def first(*args: object) -> object:
         for name, impl in named:
             result = impl(*args)
             if result is not None:
-                if not result.ok and not result.plugin:
-                    return result._replace(plugin=name)
-                return result
+                return result if tag is None else tag(result, name)
         return None
 
     return first
+
+
+def _name_refusal(result: Any, name: str) -> Any:
+    """An ``AuthResult`` that refuses names its plugin (a pass stays as it is)."""
+    return result if result.ok or result.plugin else result._replace(plugin=name)
+
+
+def _name_decision(result: Any, name: str) -> Any:
+    """A ``Decision`` names the plugin that made it."""
+    return result if result.plugin else result._replace(plugin=name)
 
 
 def _every(impls: list[tuple[str, _Impl]]) -> Any:

@@ -1,13 +1,17 @@
-"""Prometheus metrics (opt-in with ``[server] metrics_path``).
+"""Prometheus metrics (opt-in with ``[server] metrics_path``), as a middleware.
 
-Counters by tenant and outcome and a latency histogram, exposed in the
-Prometheus text format at ``metrics_path`` to requests that carry
-``Authorization: Bearer <metrics token>``. Under gunicorn, set
+:class:`MetricsMiddleware` wraps the pipeline of a :class:`~websvc.app.WebsvcApp`:
+it answers scrapes at ``metrics_path`` (to requests that carry
+``Authorization: Bearer <metrics token>``) and, for every other request,
+counts what the pipeline left in ``environ["websvc.outcome"]`` -- by tenant,
+kind and CORS outcome, refused authentications by reason -- and the time
+until the response started, in the Prometheus text format. Under gunicorn, set
 ``PROMETHEUS_MULTIPROC_DIR`` to an empty directory before starting it: every
 worker then writes its figures there and a scrape, whichever worker answers
 it, adds them up (prometheus-client's multiprocess mode).
 
-Nothing here runs when metrics are off: the app checks one attribute.
+Nothing here runs when metrics are off: the app's ``wsgi_app`` is then
+the pipeline itself.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ import hashlib
 import hmac
 import os
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from time import perf_counter
+from typing import TYPE_CHECKING, Protocol
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -31,6 +36,20 @@ from websvc.logutil import safe
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+    from websvc.pipeline import Outcome
+    from websvc.site import Site
+
+
+class _App(Protocol):
+    """What the middleware needs of a :class:`~websvc.app.WebsvcApp`."""
+
+    site: Site
+
+    def pipeline(
+        self, environ: WSGIEnvironment, start_response: StartResponse
+    ) -> Iterable[bytes]: ...
+
 
 #: Latency buckets in seconds: websvc answers preflights in microseconds.
 BUCKETS = (0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5, 2.5)
@@ -109,3 +128,36 @@ class Metrics:
             "200 OK", [("Content-Type", CONTENT_TYPE_LATEST), ("Content-Length", str(len(data)))]
         )
         return [data]
+
+
+class MetricsMiddleware:
+    """Answer scrapes at ``metrics_path``; count every other request of *app*'s pipeline."""
+
+    def __init__(self, app: _App, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        server = self.app.site.server  # read per request: a reload may move the path
+        if server.metrics_path is not None and environ.get("PATH_INFO") == server.metrics_path:
+            return self.metrics.serve(environ, start_response, server.metrics_token_sha256)
+        started = perf_counter()
+        result = self.app.pipeline(environ, start_response)
+        outcome: Outcome | None = environ.get("websvc.outcome")
+        if outcome is not None:
+            self.record(outcome, perf_counter() - started)
+        return result
+
+    def record(self, outcome: Outcome, seconds: float) -> None:
+        """Count one request from its outcome."""
+        tenant = outcome.identity.tenant.name if outcome.identity is not None else ""
+        decision, request = outcome.decision, outcome.request
+        if decision is None or request is None:
+            kind, result, reason = "plain", "none", ""
+        else:
+            kind = "preflight" if request.preflight else "normal"
+            result = "allowed" if decision.allowed else "refused"
+            reason = "" if decision.allowed else decision.reason
+        if outcome.auth is not None and not outcome.auth.ok:
+            self.metrics.auth_failure(tenant, outcome.auth.reason or "refused")
+        self.metrics.count(tenant, kind, result, reason, seconds)

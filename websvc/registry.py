@@ -1,8 +1,8 @@
-"""The compiled config: a :class:`Site` of :class:`Tenant` tables and hooks.
+"""Building the compiled config: a :class:`~websvc.site.Site` of tenants and hooks.
 
 :func:`build_site` runs once per config load (and on every reload). It
 validates the config, builds the plugin manager, compiles every tenant's
-rules into a :class:`~websvc.cors.RuleTable`, indexes users and hosts, and
+rules into a :class:`~websvc.rules.RuleTable`, indexes users and hosts, and
 mounts the APIs. What it returns is read-only: the request path only looks
 things up in it.
 """
@@ -10,96 +10,35 @@ things up in it.
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from websvc.config import (
     BUILTIN_AUTHENTICATION,
+    NO_VALUE,
     Config,
     ConfigError,
     ConfigSource,
-    ServerConfig,
+    Problem,
     TenantConfig,
-    UserConfig,
     describe,
     key_path,
     load_config,
     render,
 )
-from websvc.cors import RuleTable, compile_rule
+from websvc.cors import compile_rule
 from websvc.manager import Hooks, extend_plugin_manager, get_plugin_manager
+from websvc.rules import RuleTable
+from websvc.site import AuthResult, Identity, Site, Tenant
+
+__all__ = ["AuthResult", "Identity", "Site", "Tenant", "build_site", "not_found"]
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
-
-    from websvc.credentials import Credential
-
-
-@dataclass(frozen=True, slots=True)
-class Tenant:
-    """One tenant (account), compiled: rules, users and its hooks."""
-
-    name: str
-    rules: RuleTable = field(repr=False)
-    users: Mapping[str, UserConfig] = field(repr=False)
-    config: TenantConfig = field(repr=False)
-    hooks: Hooks = field(repr=False)  # the site's hooks plus the tenant's plugins
-
-
-class Identity:
-    """Who a request belongs to, and how that was decided.
-
-    ``via`` is ``"boomi_auth"``, ``"basic"``, ``"host"`` or ``"only"`` for
-    the default plugin (a plugin may use its own words). ``credential`` is
-    the credential that identified the tenant, which authentication checks;
-    it is None when the tenant was identified without one.
-    """
-
-    __slots__ = ("credential", "tenant", "via")
-
-    def __init__(self, tenant: Tenant, via: str, credential: Credential | None = None) -> None:
-        self.tenant = tenant
-        self.via = via
-        self.credential = credential
-
-    def __repr__(self) -> str:
-        return f"Identity(tenant={self.tenant.name!r}, via={self.via!r}, credential={self.credential!r})"
-
-
-class AuthResult(NamedTuple):
-    """The answer of authentication: pass (with a user name) or 401.
-
-    ``reason`` says why a request was refused (logged and counted);
-    ``plugin`` names the plugin that refused it, filled in by websvc.
-    """
-
-    ok: bool
-    user: str | None = None
-    reason: str = ""
-    challenge: str = 'Basic realm="websvc"'
-    plugin: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Site:
-    """Everything a running server needs, compiled from one config."""
-
-    config: Config
-    server: ServerConfig
-    tenants: Mapping[str, Tenant]
-    users: Mapping[str, tuple[Tenant, UserConfig]]
-    hosts: Mapping[str, Tenant]
-    only: Tenant | None
-    hooks: Hooks
-    #: Shared answers of the default identification (identities are immutable).
-    host_identities: Mapping[str, Identity] = field(repr=False)
-    only_identity: Identity | None = field(repr=False)
-    router: WSGIApplication = field(repr=False)
 
 
 def build_site(
@@ -138,12 +77,10 @@ def _build_site(
     names = set(BUILTIN_AUTHENTICATION) | hooks.authentication_names()
     # A wrapped app gets every path, so the demo's [[apis]] are left out there.
     config = load_config(source, authentication_names=names, demo_apis=fallback is None, text=text)
-    problems: list[str] = []
+    problems: list[Problem] = []
     if fallback is not None and config.apis:
-        problems.append(
-            f"{config.source}: apis: {render([a.path for a in config.apis])} is not used by "
-            "wrap(): every path reaches the wrapped app (remove [[apis]])"
-        )
+        unused = "is not used by wrap(): every path reaches the wrapped app (remove [[apis]])"
+        problems.append(Problem("apis", [a.path for a in config.apis], unused))
     tenants: dict[str, Tenant] = {}
     shared: dict[Any, Any] = {}
     for tconf in config.tenants:
@@ -160,10 +97,10 @@ def _build_site(
                     why = f"{_culprit(tconf, exc)} cannot be registered: {describe(exc)}"
             if why is not None:
                 path = key_path(key_path("tenants", tconf.name), "plugins")
-                problems.append(f"{config.source}: {path}: {why}")
+                problems.append(Problem(path, NO_VALUE, why))
         tenants[tconf.name] = _compile_tenant(config, tconf, tenant_hooks, shared)
     if problems:
-        raise ConfigError(problems)
+        raise ConfigError.of(config.source, problems)
     users = {u.name: (tenants[t.name], u) for t in config.tenants for u in t.users}
     hosts = {h: tenants[t.name] for t in config.tenants for h in t.hosts}
     only = next(iter(tenants.values())) if len(tenants) == 1 else None
@@ -215,6 +152,7 @@ def _compile_tenant(
             rule,
             tenant=tconf.name,
             label=f"{label}[{i}]",
+            index=i,
             default_request_headers=config.defaults.request_headers,
             default_expose_headers=config.defaults.expose_headers,
             shared=shared,

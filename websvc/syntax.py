@@ -67,7 +67,9 @@ FORBIDDEN_REQUEST_HEADERS = frozenset(
 #: Response headers a browser never exposes to a page (forbidden response-header names).
 FORBIDDEN_RESPONSE_HEADERS = frozenset({"set-cookie", "set-cookie2"})
 
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+#: An HTTP token (RFC 9110 ``tchar``+), as a regular expression.
+TOKEN_PATTERN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+_TOKEN = re.compile(TOKEN_PATTERN)
 _LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
 _HOSTNAME = re.compile(rf"(?:{_LABEL}\.)*{_LABEL}\.?")
 _ORIGIN = re.compile(r"(https?)://([^:/\[\]]+|\[[0-9a-f:.]+\])(?::([1-9][0-9]{0,4}))?")

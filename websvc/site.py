@@ -1,0 +1,99 @@
+"""The shapes the hooks see: the compiled :class:`Site` and :class:`Tenant`,
+and the hooks' value types, :class:`Identity` and :class:`AuthResult`.
+
+Nothing here builds anything (:func:`websvc.registry.build_site` does) or
+imports the plugin manager: the hook specs, the manager, the plugins and the
+pipeline all refer to these types, so they sit below all of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, NamedTuple, Protocol
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication, WSGIEnvironment
+
+    from websvc.config import Config, ServerConfig, TenantConfig, UserConfig
+    from websvc.cors import CorsRequest, Decision
+    from websvc.credentials import Credential
+    from websvc.rules import RuleTable
+
+
+class HookCalls(Protocol):
+    """The typed hook calls of one plugin set (implemented by :class:`websvc.manager.Hooks`).
+
+    ``auth_plugin`` and ``rule_plugin`` name the plugin that answers
+    authentication and rule lookup when only one does (``""`` otherwise: a
+    refusal then names its plugin itself).
+    """
+
+    identify_tenant: Callable[[WSGIEnvironment, Site], Identity | None]
+    authenticate: Callable[[WSGIEnvironment, Identity | None, Site], AuthResult | None]
+    lookup_rule: Callable[[CorsRequest, Tenant | None, Site], Decision | None]
+    emit_headers: Callable[[CorsRequest, Decision, list[tuple[str, str]]], None]
+    auth_plugin: str
+    rule_plugin: str
+
+
+@dataclass(frozen=True, slots=True)
+class Tenant:
+    """One tenant (account), compiled: rules, users and its hooks."""
+
+    name: str
+    rules: RuleTable = field(repr=False)
+    users: Mapping[str, UserConfig] = field(repr=False)
+    config: TenantConfig = field(repr=False)
+    hooks: HookCalls = field(repr=False)  # the site's hooks plus the tenant's plugins
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    """Everything a running server needs, compiled from one config."""
+
+    config: Config
+    server: ServerConfig
+    tenants: Mapping[str, Tenant]
+    users: Mapping[str, tuple[Tenant, UserConfig]]
+    hosts: Mapping[str, Tenant]
+    only: Tenant | None
+    hooks: HookCalls
+    #: Shared answers of the default identification (identities are immutable).
+    host_identities: Mapping[str, Identity] = field(repr=False)
+    only_identity: Identity | None = field(repr=False)
+    router: WSGIApplication = field(repr=False)
+
+
+class Identity:
+    """Who a request belongs to, and how that was decided.
+
+    ``via`` is ``"boomi_auth"``, ``"basic"``, ``"host"`` or ``"only"`` for
+    the default plugin (a plugin may use its own words). ``credential`` is
+    the credential that identified the tenant, which authentication checks;
+    it is None when the tenant was identified without one.
+    """
+
+    __slots__ = ("credential", "tenant", "via")
+
+    def __init__(self, tenant: Tenant, via: str, credential: Credential | None = None) -> None:
+        self.tenant = tenant
+        self.via = via
+        self.credential = credential
+
+    def __repr__(self) -> str:
+        return f"Identity(tenant={self.tenant.name!r}, via={self.via!r}, credential={self.credential!r})"
+
+
+class AuthResult(NamedTuple):
+    """The answer of authentication: pass (with a user name) or 401.
+
+    ``reason`` says why a request was refused (logged and counted);
+    ``plugin`` names the plugin that refused it, filled in by websvc.
+    """
+
+    ok: bool
+    user: str | None = None
+    reason: str = ""
+    challenge: str = 'Basic realm="websvc"'
+    plugin: str = ""
