@@ -168,7 +168,7 @@ def start_serve(
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    cmd = [sys.executable, "-m", "websvc", "serve", "--port", str(port)]
+    cmd = [sys.executable, "-m", "websvc", "serve", "--port", str(port), "--admin-port", "0"]
     if wrap:
         cmd += ["--wrap", wrap]
     server = _spawn(cmd, log_path, config, env)

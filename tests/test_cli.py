@@ -15,6 +15,9 @@ import pytest
 
 from websvc.cli import main
 
+#: What the demo line says after its address (the demo runs in store mode).
+DEMO_NOTE = "(store mode, an embedded SQLite store)"
+
 GOOD = """
 [server]
 authentication = "basic"
@@ -243,7 +246,7 @@ def test_serve_demo_answers_a_preflight(tmp_path: Path) -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "websvc", "serve", "--port", str(port)],
+        [sys.executable, "-m", "websvc", "serve", "--port", str(port), "--admin-port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -252,7 +255,7 @@ def test_serve_demo_answers_a_preflight(tmp_path: Path) -> None:
     try:
         assert proc.stdout is not None
         first = proc.stdout.readline()
-        assert first == f"websvc: serving <demo> at http://127.0.0.1:{port}/\n"
+        assert first == f"websvc: serving the demo at http://127.0.0.1:{port}/ {DEMO_NOTE}\n"
         request = urllib.request.Request(
             f"http://127.0.0.1:{port}/ws/rest/echo",
             method="OPTIONS",

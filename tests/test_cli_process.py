@@ -56,6 +56,9 @@ request_headers = ["X-Custom-Header"]
 allow_credentials = true
 """
 
+#: What the demo line says after its address (the demo runs in store mode).
+DEMO_NOTE = "(store mode, an embedded SQLite store)"
+
 
 def _env(**extra: str) -> dict[str, str]:
     env = {**os.environ, "WEBSVC_DISABLE_PLUGIN_AUTOLOAD": "1", **extra}
@@ -217,10 +220,12 @@ def test_serve_listens_before_it_announces_and_stops_cleanly(
     tmp_path: Path, signum: signal.Signals
 ) -> None:
     port = _free_port()
-    serve = _Process([*WEBSVC, "serve", f"--port={port}"], tmp_path / "log")
+    serve = _Process([*WEBSVC, "serve", f"--port={port}", "--admin-port=0"], tmp_path / "log")
     try:
         line = serve.line(30)
-        assert line == f"websvc: serving <demo> at http://127.0.0.1:{port}/\n", serve.stderr()
+        assert line == f"websvc: serving the demo at http://127.0.0.1:{port}/ {DEMO_NOTE}\n", (
+            serve.stderr()
+        )
         # Announced, so already listening: the first request is answered.
         assert _preflight(port) == "http://localhost:5173"
         serve.proc.send_signal(signum)
@@ -382,14 +387,16 @@ def test_scripts_serve_starts_without_pip_on_a_complete_venv(tmp_path: Path) -> 
     port = _free_port()
     started = time.monotonic()
     serve = _Process(
-        [str(ROOT / "scripts" / "serve"), f"--port={port}"],
+        [str(ROOT / "scripts" / "serve"), f"--port={port}", "--admin-port=0"],
         tmp_path / "log",
         **_pip_offline(tmp_path, venv),
     )
     try:
         line = serve.line(30)
         elapsed = time.monotonic() - started
-        assert line == f"websvc: serving <demo> at http://127.0.0.1:{port}/\n", serve.stderr()
+        assert line == f"websvc: serving the demo at http://127.0.0.1:{port}/ {DEMO_NOTE}\n", (
+            serve.stderr()
+        )
         assert "installing websvc" not in serve.stderr(), "pip ran"
         assert elapsed < 3, f"scripts/serve took {elapsed:.1f} s to serve"
         assert _preflight(port) == "http://localhost:5173"

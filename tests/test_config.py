@@ -693,7 +693,7 @@ REFUSALS = [
     # unknown keys (typos)
     pytest.param(
         {"servers": {}},
-        ["servers: unknown key (expected one of: server, cors, apis, tenants)"],
+        ["servers: unknown key (expected one of: server, cors, apis, store, admin, tenants)"],
         id="unknown-top-level-key",
     ),
     pytest.param(

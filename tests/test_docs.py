@@ -118,6 +118,8 @@ KEY_TABLES = {
     "`[tenants.NAME]`": schema.TenantTable,
     "`[[tenants.NAME.users]]`": schema.UserTable,
     "`[[tenants.NAME.cors]]`": schema.CorsRuleTable,
+    "`[store]`": schema.StoreTable,
+    "`[admin]`": schema.AdminTable,
 }
 _ROW = re.compile(r"^\| `(\w+)` \| .*? \| (.*?) \| (.*?) \|$", re.MULTILINE)
 

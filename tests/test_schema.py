@@ -23,7 +23,7 @@ from websvc.cli import main
 from websvc.config import ConfigError, load_config
 from websvc.demo import DEMO_CONFIG
 from websvc.problems import loc_path
-from websvc.schema import json_schema
+from websvc.tools.schemadoc import json_schema
 
 if sys.version_info >= (3, 11):  # pragma: no cover - version dependent
     import tomllib

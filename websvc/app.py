@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from _typeshed import OptExcInfo
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
+    from websvc.follow import Follower
     from websvc.metrics import Metrics
     from websvc.site import Site
 
@@ -80,7 +81,15 @@ class WebsvcApp:
         self.plugins = tuple(plugins)
         self.autoload = autoload
         self.metrics: Metrics | None = None
+        #: What a request runs at the heart: the pipeline (store mode: after
+        #: making sure this process follows the store). Middleware wraps it.
+        self.handle: WSGIApplication = self.pipeline
         self.wsgi_app: WSGIApplication = self.pipeline
+        #: Store mode: keeps the site current with the store (websvc.follow).
+        self.follower: Follower | None = None
+        #: Leave each request's Outcome in ``environ["websvc.outcome"]`` (set by a
+        #: middleware that reads it, such as the metrics; off, it costs nothing).
+        self.keep_outcome = False
         #: The problems of the last refused reload (empty after a good one).
         self.reload_problems: tuple[str, ...] = ()
         #: What the config file held at the last load attempt, good or bad.
@@ -103,7 +112,8 @@ class WebsvcApp:
         """Decide (:func:`websvc.pipeline.decide`), then send websvc's answer or the API's."""
         site = self.site
         outcome = decide(site, environ)
-        environ[OUTCOME_KEY] = outcome
+        if self.keep_outcome:
+            environ[OUTCOME_KEY] = outcome
         decision = outcome.decision
         refused = (decision is not None and not decision.allowed) or outcome.status == 401
         if refused and log.isEnabledFor(logging.INFO):
@@ -166,14 +176,55 @@ class WebsvcApp:
         site = build_site(
             config, fallback=self.fallback, plugins=self.plugins, autoload=self.autoload, text=text
         )
-        if site.server.metrics_path is not None and self.metrics is None:
-            from websvc.metrics import Metrics, MetricsMiddleware
-
-            self.metrics = Metrics()  # kept across reloads: counters never reset
-            self.wsgi_app = MetricsMiddleware(self, self.metrics)
+        if site.config.store is not None:
+            site = self._follow(site)
+        self.wsgi_app = self._chain(site)
         if site.config.text is not None and text is None and self._worker_boot:
             lastgood.remember(str(config), site.config.text)
         return site
+
+    def _chain(self, site: Site) -> WSGIApplication:
+        """``handle`` wrapped in the middleware *site*'s settings ask for."""
+        app = self.handle
+        if site.server.metrics_path is not None or self.metrics is not None:
+            from websvc.metrics import Metrics, MetricsMiddleware
+
+            if self.metrics is None:
+                self.metrics = Metrics()  # kept across reloads: counters never reset
+            app = MetricsMiddleware(self, self.metrics)
+            self.keep_outcome = True
+        if site.server.status_path is not None:
+            from websvc.metrics import StatusMiddleware
+
+            app = StatusMiddleware(self, app)
+        return app
+
+    def _follow(self, base: Site) -> Site:
+        """Store mode: the store's tenants now, and a follower that keeps them current."""
+        from websvc.follow import Follower
+        from websvc.registry import Compiler
+
+        follower = Follower(base, Compiler(self.plugins, self.autoload), self._publish)
+        site = follower.load()
+        if self.follower is not None:
+            self.follower.stop()
+        self.follower = follower
+        if self._worker_boot:  # a gunicorn worker loading its own app: follow at once
+            follower.ensure_started()
+        self.handle = self._following
+        return site
+
+    def _publish(self, site: Site) -> None:
+        self.site = site  # one reference swap: a request sees one whole site
+
+    def _following(
+        self, environ: WSGIEnvironment, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        """Store mode: make sure this process follows the store, then the pipeline."""
+        follower = self.follower
+        if follower is not None:
+            follower.ensure_started()
+        return self.pipeline(environ, start_response)
 
     def _last_good(self, error: ConfigError) -> Site:
         """At start, when the file is bad: the config this server's workers last loaded.
@@ -207,6 +258,8 @@ class WebsvcApp:
         """
         if self._attempted is not None and _fingerprint(self.source) != self._attempted:
             self.reload()
+        if self.follower is not None:  # a new worker follows the store from its first moment
+            self.follower.after_fork()
 
 
 class _Responder:

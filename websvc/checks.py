@@ -15,11 +15,11 @@ from functools import lru_cache
 from typing import NamedTuple, Protocol, TypeVar
 
 from websvc import syntax
+from websvc.domains import Domain
 from websvc.problems import NO_VALUE, Problem, Report, key_path, render
 from websvc.schema import (
     ConfigTable,
     CorsRuleTable,
-    Domain,
     Memo,
     ServerTable,
     TenantTable,

@@ -1,9 +1,13 @@
 """The ``websvc`` command line: serve, check, explain, token, import-boomi, demo.
 
+The store-mode commands, ``store init|import|export`` and ``admin token|serve``,
+are in :mod:`websvc.cli_store`.
+
 Exit codes: 0 success (``explain``: allowed; ``serve`` and ``demo``: stopped
 by Ctrl-C or SIGTERM), 1 ``explain`` refused, 2 a bad config or bad arguments
 (a port outside 1-65535, a port that cannot be listened on, a ``token`` name
-no config accepts; ``import-boomi``: a Boomi object it refuses).
+no config accepts; ``import-boomi``: a Boomi object it refuses), 3 the store
+is unavailable (``store`` and ``admin``: nothing was written, try again).
 """
 
 from __future__ import annotations
@@ -31,9 +35,13 @@ DEFAULT_PORT = 8080
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from websvc import cli_store
+
     parser = _parser()
     args = parser.parse_args(argv)
     handler = {
+        "store": cli_store.store,
+        "admin": cli_store.admin,
         "serve": _serve,
         "check": _check,
         "explain": _explain,
@@ -56,6 +64,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=DEFAULT_HOST, help=f"address (default {DEFAULT_HOST})")
     serve.add_argument(
         "--port", default=str(DEFAULT_PORT), help=f"port, 1-65535 (default {DEFAULT_PORT})"
+    )
+    serve.add_argument(
+        "--admin-port",
+        default="8081",
+        help="the demo only: port of its admin API, 1-65535 or 0 for any (default 8081)",
     )
     serve.add_argument(
         "--wrap",
@@ -93,6 +106,10 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="serve the demo API and the in-browser CORS playground")
     demo.add_argument("--api-port", default="8080", help="demo API port (default 8080)")
     demo.add_argument("--page-port", default="8081", help="playground port (default 8081)")
+
+    from websvc.cli_store import add_parsers
+
+    add_parsers(sub, DEFAULT_HOST)
     return parser
 
 
@@ -132,34 +149,61 @@ def _serve(args: argparse.Namespace) -> int:
         if not callable(fallback):
             print(f"websvc serve: --wrap {args.wrap!r} is not a WSGI callable", file=sys.stderr)
             return 2
+    demo = None
     try:
-        app = WebsvcApp(source, fallback=cast("WSGIApplication | None", fallback))
+        if source is None and fallback is None:  # the built-in demo, in store mode
+            from websvc.admin.demo import start_store_demo
+
+            # 0: any free port (the line printed says which)
+            admin_port = (
+                0 if args.admin_port == "0" else _port("serve", "--admin-port", args.admin_port)
+            )
+            if admin_port is None:
+                return 2
+            demo = start_store_demo(args.host, admin_port)
+            app = demo.app
+        else:
+            app = WebsvcApp(source, fallback=cast("WSGIApplication | None", fallback))
+        server = listen(args.host, port, app)
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return 2
-    try:
-        server = listen(args.host, port, app)
     except CannotListen as exc:
         print(f"websvc serve: {exc}", file=sys.stderr)
+        if demo is not None:
+            demo.close()
         return 2
     stop_on_sigterm()
     try:
         label = app.site.config.source
         address = _address(args.host, server.server_port)
-        print(f"websvc: serving {label} at http://{address}/", flush=True)
-        if label == "<demo>":
-            print(
-                "websvc: demo: echo API at /ws/rest/echo (user demo, token demo-token), "
-                "CORS rule for http(s)://localhost on any port",
-                flush=True,
-            )
+        if demo is not None:
+            _announce_demo(address, _address(args.host, demo.admin_server.server_port))
+        else:
+            print(f"websvc: serving {label} at http://{address}/", flush=True)
         server.log_startup()
         logging.getLogger("werkzeug").info("Press CTRL+C to quit")
         server.serve_forever()  # returns on Ctrl-C (or SIGTERM), the socket closed
     except KeyboardInterrupt:  # before it served
         server.server_close()
+    finally:
+        if demo is not None:
+            demo.close()
     return 0
+
+
+def _announce_demo(address: str, admin: str) -> None:
+    from websvc.admin.demo import DEMO_ADMIN_TOKEN
+
+    for line in (
+        f"websvc: serving the demo at http://{address}/ (store mode, an embedded SQLite store)",
+        "websvc: demo: echo API at /ws/rest/echo (user demo, token demo-token), "
+        "CORS rule for http(s)://localhost on any port",
+        f"websvc: demo: admin API at http://{admin}/admin/v1/"
+        f" (tenant demo's admin token: {DEMO_ADMIN_TOKEN})",
+    ):
+        print(line, flush=True)
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -249,7 +293,7 @@ def _import_boomi(args: argparse.Namespace) -> int:
 
 
 def _schema(args: argparse.Namespace) -> int:
-    from websvc.schema import schema_text
+    from websvc.tools.schemadoc import schema_text
 
     sys.stdout.write(schema_text())
     return 0

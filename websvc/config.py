@@ -19,13 +19,22 @@ import codecs
 import hashlib
 import importlib
 import sys
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
 from websvc import checks
 from websvc.checks import Checker
+from websvc.configtypes import (
+    ApiConfig,
+    Config,
+    CorsDefaults,
+    RuleConfig,
+    ServerConfig,
+    TenantConfig,
+    UserConfig,
+)
+from websvc.domains import Domain
 from websvc.problems import NO_VALUE as NO_VALUE
 from websvc.problems import Problem as Problem
 from websvc.problems import describe as describe
@@ -38,8 +47,26 @@ from websvc.schema import DEFAULT_METHODS as DEFAULT_METHODS
 from websvc.schema import DEFAULT_REQUEST_HEADERS as DEFAULT_REQUEST_HEADERS
 from websvc.schema import LOG_FORMATS as LOG_FORMATS
 from websvc.schema import MAX_MAX_AGE as MAX_MAX_AGE
-from websvc.schema import ConfigTable, CorsRuleTable, Domain, Memo, ServerTable, TenantTable
+from websvc.schema import ConfigTable, CorsRuleTable, Memo, ServerTable, TenantTable
 from websvc.syntax import normalise_host, normalize_method
+
+__all__ = [
+    "ApiConfig",
+    "Config",
+    "ConfigError",
+    "ConfigSource",
+    "CorsDefaults",
+    "RuleConfig",
+    "ServerConfig",
+    "TenantConfig",
+    "UserConfig",
+    "check_rules",
+    "decode_text",
+    "import_object",
+    "load_config",
+    "parse_toml",
+    "read_config_text",
+]
 
 if sys.version_info >= (3, 11):  # pragma: no cover - version dependent
     import tomllib
@@ -62,77 +89,6 @@ class ConfigError(Exception):
     def of(cls, label: str, items: list[Problem]) -> ConfigError:
         """The error for *items*, found in the file (or ``<dict>``) *label*."""
         return cls([item.line(label) for item in items], items)
-
-
-@dataclass(frozen=True, slots=True)
-class ServerConfig:
-    api_type: str = "advanced"
-    authentication: str = "none"
-    preflight_status: int = 200
-    reject_disallowed: bool = False
-    log_format: str = "text"
-    debug_header: bool = False
-    metrics_path: str | None = None
-    metrics_token_sha256: bytes | None = field(default=None, repr=False)
-
-
-@dataclass(frozen=True, slots=True)
-class CorsDefaults:
-    request_headers: tuple[str, ...] = DEFAULT_REQUEST_HEADERS
-    expose_headers: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class ApiConfig:
-    path: str
-    app_ref: str
-    app: Callable[..., Any] = field(compare=False, repr=False)
-
-
-@dataclass(frozen=True, slots=True)
-class UserConfig:
-    name: str
-    tenant: str
-    token_sha256: bytes = field(repr=False)
-
-
-@dataclass(frozen=True, slots=True)
-class RuleConfig:
-    """One validated CORS rule; ``pairs`` are the accepted (scheme, port)s."""
-
-    domain: str  # normalised: "a.com", "*.a.com", "[::1]" or "*"
-    pairs: frozenset[tuple[str, int | None]]  # port None = any port
-    paths: tuple[str, ...] | None
-    methods: tuple[str, ...]
-    request_headers: tuple[str, ...]
-    expose_headers: tuple[str, ...]
-    allow_credentials: bool = False
-    allow_caching: bool = False
-    max_age: int = 600
-    allow_private_network: bool = False
-    allow_any_origin: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class TenantConfig:
-    name: str
-    hosts: tuple[str, ...]
-    plugin_refs: tuple[str, ...]
-    plugins: tuple[object, ...] = field(compare=False, repr=False)
-    users: tuple[UserConfig, ...]
-    cors: tuple[RuleConfig, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Config:
-    source: str
-    server: ServerConfig
-    defaults: CorsDefaults
-    apis: tuple[ApiConfig, ...]
-    tenants: tuple[TenantConfig, ...]
-    warnings: tuple[str, ...] = ()
-    #: The file's text as read and validated (None for a dict or the demo).
-    text: str | None = field(default=None, repr=False, compare=False)
 
 
 ConfigSource = str | Path | Mapping[str, Any] | None
@@ -319,6 +275,12 @@ class _Loader:
         checker.config(table)
         self.problems = checked.problems + checker.problems
         self.warnings = checker.warnings
+        if table.store is not None and table.tenants:
+            why = (
+                "cannot be in the file with [store]: in store mode tenants live in the store "
+                "(move them there with: websvc store import --config FILE TENANTS.toml)"
+            )
+            self.problems.append(Problem("tenants", NO_VALUE, why))
         for i, api in enumerate(table.apis):
             if api is not None:
                 self.load(f"apis[{i}].app", api.app, wsgi=True)
@@ -339,6 +301,8 @@ class _Loader:
             tuple(self.tenant(name, tenant) for name, tenant in table.tenants.items()),
             tuple(warning.line(label) for warning in self.warnings),
             text,
+            table.store,
+            table.admin,
         )
 
     def load(self, at: str, ref: str, *, wsgi: bool = False) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import os
 from collections.abc import Iterable
 from time import perf_counter
@@ -35,7 +36,7 @@ from prometheus_client import (
 from websvc.logutil import safe
 
 if TYPE_CHECKING:
-    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
     from websvc.pipeline import Outcome
     from websvc.site import Site
@@ -46,7 +47,7 @@ class _App(Protocol):
 
     site: Site
 
-    def pipeline(
+    def handle(
         self, environ: WSGIEnvironment, start_response: StartResponse
     ) -> Iterable[bytes]: ...
 
@@ -142,7 +143,7 @@ class MetricsMiddleware:
         if server.metrics_path is not None and environ.get("PATH_INFO") == server.metrics_path:
             return self.metrics.serve(environ, start_response, server.metrics_token_sha256)
         started = perf_counter()
-        result = self.app.pipeline(environ, start_response)
+        result = self.app.handle(environ, start_response)
         outcome: Outcome | None = environ.get("websvc.outcome")
         if outcome is not None:
             self.record(outcome, perf_counter() - started)
@@ -161,3 +162,38 @@ class MetricsMiddleware:
         if outcome.auth is not None and not outcome.auth.ok:
             self.metrics.auth_failure(tenant, outcome.auth.reason or "refused")
         self.metrics.count(tenant, kind, result, reason, seconds)
+
+
+class StatusMiddleware:
+    """Answer ``[server] status_path`` with the config version and the store's health.
+
+    ``{"config_version", "stale_seconds", "store": "ok" | "unreachable"}`` and
+    nothing else, without authentication: a health check for load balancers.
+    """
+
+    def __init__(self, app: _App, inner: WSGIApplication) -> None:
+        self.app = app
+        self.inner = inner
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        site = self.app.site
+        if environ.get("PATH_INFO") != site.server.status_path:
+            return self.inner(environ, start_response)
+        follower = getattr(self.app, "follower", None)
+        stale = follower.staleness() if follower is not None else 0.0
+        body = json.dumps(
+            {
+                "config_version": site.version,
+                "stale_seconds": round(stale, 3),
+                "store": "ok" if stale == 0.0 else "unreachable",
+            }
+        ).encode()
+        start_response(
+            "200 OK",
+            [
+                ("Content-Type", "application/json"),
+                ("Content-Length", str(len(body))),
+                ("Cache-Control", "no-store"),
+            ],
+        )
+        return [body]

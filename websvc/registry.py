@@ -10,7 +10,7 @@ things up in it.
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -19,11 +19,9 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from websvc.config import (
     BUILTIN_AUTHENTICATION,
-    NO_VALUE,
     Config,
     ConfigError,
     ConfigSource,
-    Problem,
     TenantConfig,
     describe,
     key_path,
@@ -35,7 +33,17 @@ from websvc.manager import Hooks, extend_plugin_manager, get_plugin_manager
 from websvc.rules import RuleTable
 from websvc.site import AuthResult, Identity, Site, Tenant
 
-__all__ = ["AuthResult", "Identity", "Site", "Tenant", "build_site", "not_found"]
+__all__ = [
+    "AuthResult",
+    "Compiler",
+    "Identity",
+    "Site",
+    "Tenant",
+    "assemble",
+    "build_site",
+    "not_found",
+    "router_for",
+]
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -72,50 +80,93 @@ def _build_site(
     autoload: bool | None,
     text: str | None = None,
 ) -> Site:
-    pm = get_plugin_manager(plugins, autoload=autoload)
-    hooks = Hooks(pm)
-    names = set(BUILTIN_AUTHENTICATION) | hooks.authentication_names()
+    compiler = Compiler(plugins, autoload)
     # A wrapped app gets every path, so the demo's [[apis]] are left out there.
-    config = load_config(source, authentication_names=names, demo_apis=fallback is None, text=text)
-    problems: list[Problem] = []
+    config = load_config(
+        source,
+        authentication_names=compiler.authentication_names,
+        demo_apis=fallback is None,
+        text=text,
+    )
+    problems: list[str] = []
     if fallback is not None and config.apis:
-        unused = "is not used by wrap(): every path reaches the wrapped app (remove [[apis]])"
-        problems.append(Problem("apis", [a.path for a in config.apis], unused))
+        problems.append(
+            f"{config.source}: apis: {render([a.path for a in config.apis])} is not used by "
+            "wrap(): every path reaches the wrapped app (remove [[apis]])"
+        )
     tenants: dict[str, Tenant] = {}
-    shared: dict[Any, Any] = {}
     for tconf in config.tenants:
-        tenant_hooks = hooks
+        tenant, why = compiler.tenant(config, tconf)
+        if why is not None:
+            problems.append(f"{config.source}: {why}")
+        tenants[tconf.name] = tenant
+    if problems:
+        raise ConfigError(problems)
+    return assemble(config, tenants, compiler.hooks, _router(config, fallback))
+
+
+class Compiler:
+    """Compiles tenants for one plugin set: the plugin manager, its hooks, shared values.
+
+    Built once per config load; store mode (:mod:`websvc.follow`) keeps it to
+    compile each tenant the store changes, and only those.
+    """
+
+    def __init__(self, plugins: Iterable[object] = (), autoload: bool | None = None) -> None:
+        self.pm = get_plugin_manager(plugins, autoload=autoload)
+        self.hooks = Hooks(self.pm)
+        self.authentication_names = set(BUILTIN_AUTHENTICATION) | self.hooks.authentication_names()
+        # Equal sets and header tuples of different rules become one object.
+        self.shared: dict[Any, Any] = {}
+
+    def tenant(self, config: Config, tconf: TenantConfig) -> tuple[Tenant, str | None]:
+        """*tconf* compiled, and why its plugins cannot be registered (``key: why``), if so."""
+        tenant_hooks, why = self.hooks, None
         if tconf.plugins:
-            why = _register_problem(pm, tconf)
+            why = _register_problem(self.pm, tconf)
             if why is None:
                 try:
                     named = zip(tconf.plugin_refs, tconf.plugins, strict=True)
-                    tenant_hooks = Hooks(extend_plugin_manager(pm, named))
+                    tenant_hooks = Hooks(extend_plugin_manager(self.pm, named))
                 except KeyboardInterrupt:
                     raise
                 except BaseException as exc:  # whatever a plugin object does is a config problem
                     why = f"{_culprit(tconf, exc)} cannot be registered: {describe(exc)}"
             if why is not None:
-                path = key_path(key_path("tenants", tconf.name), "plugins")
-                problems.append(Problem(path, NO_VALUE, why))
-        tenants[tconf.name] = _compile_tenant(config, tconf, tenant_hooks, shared)
-    if problems:
-        raise ConfigError.of(config.source, problems)
-    users = {u.name: (tenants[t.name], u) for t in config.tenants for u in t.users}
-    hosts = {h: tenants[t.name] for t in config.tenants for h in t.hosts}
+                why = f"{key_path(key_path('tenants', tconf.name), 'plugins')}: {why}"
+        return _compile_tenant(config, tconf, tenant_hooks, self.shared), why
+
+
+def assemble(
+    config: Config,
+    tenants: Mapping[str, Tenant],
+    hooks: Hooks,
+    router: WSGIApplication,
+    *,
+    version: int = 0,
+) -> Site:
+    """A :class:`Site` of compiled *tenants*, with its user and host indexes."""
+    users = {u.name: (t, u) for t in tenants.values() for u in t.config.users}
+    hosts = {h: t for t in tenants.values() for h in t.config.hosts}
     only = next(iter(tenants.values())) if len(tenants) == 1 else None
     return Site(
         config=config,
         server=config.server,
-        tenants=MappingProxyType(tenants),
+        tenants=MappingProxyType(dict(tenants)),
         users=MappingProxyType(users),
         hosts=MappingProxyType(hosts),
         only=only,
         hooks=hooks,
         host_identities=MappingProxyType({h: Identity(t, "host") for h, t in hosts.items()}),
         only_identity=Identity(only, "only") if only is not None else None,
-        router=_router(config, fallback),
+        router=router,
+        version=version,
     )
+
+
+def router_for(config: Config, fallback: WSGIApplication | None) -> WSGIApplication:
+    """The WSGI app requests are routed to: *fallback*, or the ``[[apis]]`` mounted."""
+    return _router(config, fallback)
 
 
 def _register_problem(pm: pluggy.PluginManager, tconf: TenantConfig) -> str | None:

@@ -10,9 +10,8 @@ docs/config.md. Checks between keys: :mod:`websvc.checks`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
-from typing import Annotated, Any, Literal, NamedTuple, get_args
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -23,10 +22,10 @@ from pydantic import (
     ValidationInfo,
     WithJsonSchema,
 )
-from pydantic.json_schema import GenerateJsonSchema
 from pydantic_core import PydanticCustomError, PydanticKnownError
 
 from websvc import syntax
+from websvc.domains import Domain, rule_domain
 from websvc.problems import JsonKeywords, Why, never
 
 ApiType = Literal["basic", "intermediate", "advanced"]
@@ -44,34 +43,6 @@ CONTROL = r"[\x00-\x1f\x7f]"
 _TEXT = r"[^\x00-\x1f\x7f]"
 #: An HTTP token (RFC 9110), exactly as :func:`websvc.syntax.is_token` reads one.
 TOKEN = f"^{syntax.TOKEN_PATTERN}$"
-
-
-class Domain(NamedTuple):
-    """A rule's domain, parsed: the normalised name, and the scheme and port written in it."""
-
-    name: str  # "a.com", "*.a.com", "[::1]" or "*"
-    scheme: str | None
-    port: int | None
-
-
-def rule_domain(raw: str) -> Domain:
-    """Parse a rule's ``domain``; raise ValueError with websvc's words (after the value)."""
-    if raw == "*":
-        return Domain("*", None, None)
-    host, scheme, port = syntax.split_domain(raw)
-    if host.lower() == "null":
-        raise ValueError("is refused: the null origin never matches a domain rule")
-    wildcard = host.startswith("*.")
-    name = host[2:] if wildcard else host
-    if "*" in name:
-        raise ValueError('has a * that is not a leading "*." label')
-    why = syntax.host_problem(name)
-    if why is not None:
-        raise ValueError(f"is not a valid host: {why}")
-    norm = syntax.normalise_host(name)
-    if norm is None or (wildcard and (norm.startswith("[") or syntax.is_ipv4(norm))):
-        raise ValueError("is not a domain name or IP address")
-    return Domain("*." + norm if wildcard else norm, scheme, port)
 
 
 class Memo:
@@ -94,12 +65,6 @@ class Memo:
                 got = str(exc)
             self.domains[raw] = got
         return got
-
-
-def json_schema() -> dict[str, Any]:
-    """The JSON Schema of a config (validation mode), the keys' docs as descriptions."""
-    schema = ConfigTable.model_json_schema(schema_generator=_Generator)
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
 
 
 # -- the checks no type can say (validators in websvc's words) ---------------
@@ -224,6 +189,11 @@ MountPath = Annotated[
     Why(_mount_why),
     _NO_CONTROL,
 ]
+StoreUrl = Annotated[
+    str,
+    Field(pattern=r"^(sqlite|postgresql|postgres)://[^\x00-\x1f\x7f]+$"),
+    Why('is not a store URL ("sqlite:///PATH" or "postgresql://...")'),
+]
 MetricsPath = Annotated[
     str, Field(pattern=r"^/[^*?\x00-\x1f\x7f]*$"), Why("is not a path like /metrics"), _NO_CONTROL
 ]
@@ -299,6 +269,9 @@ class ServerTable(_Table):
     )
     debug_header: bool = key(False, "true: a refused request with Origin gets X-Websvc-Cors-Reason")
     metrics_path: MetricsPath = key(None, "serve Prometheus metrics at this exact path")
+    status_path: MetricsPath = key(
+        None, "answer this exact path with the config version and the store's health (JSON)"
+    )
     metrics_token_sha256: Sha256 = key(None, "64 hex digits: the sha256 of the metrics token")
     metrics_token: PlainToken = key(
         None,
@@ -384,6 +357,33 @@ class TenantTable(_Table):
     )
 
 
+class StoreTable(_Table):
+    """[store]: tenants live in a database (store mode), not in this file."""
+
+    url: StoreUrl = required(
+        "the store's URL: sqlite:///relative/path.db or sqlite:////absolute/path.db"
+    )
+    poll_interval: Annotated[
+        float | int, Field(gt=0, le=60), Why("is not a number of seconds above 0, at most 60")
+    ] = key(0.25, "seconds between checks of the store's change sequence")
+    snapshot_path: Annotated[str, _NO_CONTROL] = key(
+        None,
+        "a file keeping the last tenants read, for a worker that boots while the store is down",
+    )
+
+
+class AdminTable(_Table):
+    """[admin]: the admin API (websvc admin serve)."""
+
+    operator_tokens_sha256: list[Sha256] = key([], "sha256 of each operator token (every route)")
+    max_rules_per_tenant: Annotated[int, Field(ge=1, le=100_000), Why("is not 1-100000")] = key(
+        1000, "a PUT with more rules gets 413"
+    )
+    max_body_bytes: Annotated[int, Field(ge=1024, le=67_108_864), Why("is not 1024-67108864")] = (
+        key(1_048_576, "a longer request body gets 413")
+    )
+
+
 class ConfigTable(_Table):
     """A websvc config: every table is optional."""
 
@@ -392,20 +392,10 @@ class ConfigTable(_Table):
     apis: Annotated[list[ApiTable], Why("is not a list of tables ([[apis]])")] = key(
         [], "Web-service APIs mounted by path prefix."
     )
+    store: StoreTable = key(None, "Store mode: tenants live in this database (docs/admin.md).")
+    admin: AdminTable = key(AdminTable, "The admin API's settings.")
     tenants: Annotated[
         dict[TenantName, TenantTable],
         Why("is not a table of tenants"),
         JsonKeywords(propertyNames={"pattern": f"^{_TEXT}+$", "not": {"pattern": CONTROL}}),
     ] = key({}, "One table per tenant (account).")
-
-
-class _Generator(GenerateJsonSchema):
-    """pydantic's JSON Schema without generated titles."""
-
-    def field_title_should_be_set(self, schema: Any) -> bool:
-        return False
-
-
-def schema_text() -> str:
-    """:func:`json_schema` as the text ``websvc schema`` prints."""
-    return json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"

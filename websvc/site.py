@@ -63,6 +63,8 @@ class Site:
     host_identities: Mapping[str, Identity] = field(repr=False)
     only_identity: Identity | None = field(repr=False)
     router: WSGIApplication = field(repr=False)
+    #: The store's change number this site was built from (0 in file mode).
+    version: int = 0
 
 
 class Identity:

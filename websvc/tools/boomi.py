@@ -128,6 +128,23 @@ def convert(data: Mapping[str, Any], *, tenant: str, source: str) -> str:
     return emit(data, server, origins, tenant=tenant, source=source)
 
 
+def boomi_rules(data: object) -> tuple[list[dict[str, Any]], list[Problem]]:
+    """The websvc rules of a Boomi ``{"corsConfiguration": ...}`` or SharedWebServer object.
+
+    For the admin API's ``PUT .../cors``: only the origins are read (the
+    server settings are the operator's); problems are named by Boomi's fields.
+    """
+    mapper = _Converter()
+    if not isinstance(data, Mapping):
+        return [], [Problem("", data, "is not an object")]
+    known = (*MAPPED_FIELDS, *SERVER_FIELDS, *IGNORED_SETTINGS, *IGNORED_TOP)
+    mapper.fields("", data, known, "a SharedWebServer")
+    origins = mapper.origins(data.get("corsConfiguration", NO_VALUE))
+    mapper.check(origins)
+    rules = [emitted(rule) for rule in origins if rule is not None]
+    return rules, sorted(mapper.problems, key=_rank)
+
+
 #: The order of an origin's problems: by the field they are about (unknown fields first).
 _ORDER = (
     "domain",
