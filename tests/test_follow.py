@@ -80,6 +80,7 @@ def test_an_edit_is_applied_and_only_the_changed_tenant_is_compiled(seeded: dict
     app = websvc.create_app(seeded)
     client = Client(app)
     before = app.site
+    other, acme = before.tenants["other"], before.tenants["acme"]
     assert client.options("/x", headers=PRE).headers.get("Access-Control-Allow-Origin") is None
     admin = Client(create_admin_app(seeded))
     reply = admin.put(
@@ -96,8 +97,8 @@ def test_an_edit_is_applied_and_only_the_changed_tenant_is_compiled(seeded: dict
         time.sleep(0.01)
     after = app.site
     assert after is not before and after.version > before.version
-    assert after.tenants["other"] is before.tenants["other"], "the other tenant was not recompiled"
-    assert after.tenants["acme"] is not before.tenants["acme"]
+    assert after.tenants["other"] is other, "the other tenant was not recompiled"
+    assert after.tenants["acme"] is not acme
     status = client.get("/-/status").get_json()
     assert status == {"config_version": after.version, "stale_seconds": 0.0, "store": "ok"}
 

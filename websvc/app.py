@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import sys
 import weakref
 from collections.abc import Callable, Iterable
 from itertools import chain
@@ -209,22 +210,15 @@ class WebsvcApp:
         if self.follower is not None:
             self.follower.stop()
         self.follower = follower
-        if self._worker_boot:  # a gunicorn worker loading its own app: follow at once
+        # Follow at once, in this process -- unless this is a gunicorn master
+        # loading the app before it forks (preload_app): no thread may run
+        # there; each worker starts its own right after the fork (_after_fork).
+        if self._worker_boot or "gunicorn.arbiter" not in sys.modules:
             follower.ensure_started()
-        self.handle = self._following
         return site
 
     def _publish(self, site: Site) -> None:
         self.site = site  # one reference swap: a request sees one whole site
-
-    def _following(
-        self, environ: WSGIEnvironment, start_response: StartResponse
-    ) -> Iterable[bytes]:
-        """Store mode: make sure this process follows the store, then the pipeline."""
-        follower = self.follower
-        if follower is not None:
-            follower.ensure_started()
-        return self.pipeline(environ, start_response)
 
     def _last_good(self, error: ConfigError) -> Site:
         """At start, when the file is bad: the config this server's workers last loaded.

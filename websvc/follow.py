@@ -22,11 +22,13 @@ import os
 import tempfile
 import threading
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from websvc.config import ConfigError, load_config, parse_toml
 from websvc.logutil import safe
-from websvc.registry import Compiler, assemble
+from websvc.registry import Compiler, assemble, indexes
+from websvc.site import Identity
 from websvc.store import Snapshot, StoreError, TenantState, open_store
 
 if TYPE_CHECKING:
@@ -86,7 +88,19 @@ class Follower:
         self.seq = snapshot.seq
         self.last_ok = time.monotonic()
         self._keep()
-        return self._site()
+        # From now on these maps are kept current in place, tenant by tenant:
+        # an edit costs what the edited tenant costs, whatever the number of
+        # tenants, and a request sees each tenant whole, old or new.
+        self._users, self._hosts, self._host_ids = indexes(self.tenants)
+        self._site_now = assemble(
+            self.base.config,
+            self.tenants,
+            self.compiler.hooks,
+            self.base.router,
+            version=self.seq,
+            maps=(self._users, self._hosts, self._host_ids),
+        )
+        return self._site_now
 
     def poll(self) -> bool:
         """Apply what changed since the last look; True when the site changed."""
@@ -108,14 +122,12 @@ class Follower:
             if tenant is not None:
                 changed[name] = tenant
         for name, tenant in changed.items():
+            self._replace(name, tenant)
             state = delta.tenants[name]
-            if tenant is None:
-                self.tenants.pop(name, None)
+            if state is None:
                 self.states.pop(name, None)
             else:
-                self.tenants[name] = tenant
-                if state is not None:
-                    self.states[name] = state
+                self.states[name] = state
         self.seq = delta.seq
         self.publish(self._site())
         self._keep()
@@ -168,10 +180,35 @@ class Follower:
 
     # -- private ------------------------------------------------------------
 
+    def _replace(self, name: str, tenant: Tenant | None) -> None:
+        """Put *tenant* (None: nothing) in place of *name*'s old version, in every map."""
+        old = self.tenants.get(name)
+        if old is not None:
+            for user in old.config.users:
+                self._users.pop(user.name, None)
+            for host in old.config.hosts:
+                self._hosts.pop(host, None)
+                self._host_ids.pop(host, None)
+        if tenant is None:
+            self.tenants.pop(name, None)
+            return
+        for user in tenant.config.users:
+            self._users[user.name] = (tenant, user)
+        for host in tenant.config.hosts:
+            self._hosts[host] = tenant
+            self._host_ids[host] = Identity(tenant, "host")
+        self.tenants[name] = tenant
+
     def _site(self) -> Site:
-        base = self.base
-        hooks = self.compiler.hooks
-        return assemble(base.config, self.tenants, hooks, base.router, version=self.seq)
+        """The current site: the same (updated) maps, the new change number."""
+        only = next(iter(self.tenants.values())) if len(self.tenants) == 1 else None
+        self._site_now = replace(
+            self._site_now,
+            only=only,
+            only_identity=Identity(only, "only") if only is not None else None,
+            version=self.seq,
+        )
+        return self._site_now
 
     def _compile_all(self, states: dict[str, TenantState]) -> dict[str, Tenant]:
         """Every tenant: validated in one go (the fast way), tenant by tenant if that fails."""

@@ -23,6 +23,7 @@ from websvc.config import (
     ConfigError,
     ConfigSource,
     TenantConfig,
+    UserConfig,
     describe,
     key_path,
     load_config,
@@ -40,6 +41,7 @@ __all__ = [
     "Site",
     "Tenant",
     "assemble",
+    "indexes",
     "build_site",
     "not_found",
     "router_for",
@@ -137,27 +139,37 @@ class Compiler:
         return _compile_tenant(config, tconf, tenant_hooks, self.shared), why
 
 
+Indexes = tuple[dict[str, tuple[Tenant, UserConfig]], dict[str, Tenant], dict[str, Identity]]
+
+
+def indexes(tenants: Mapping[str, Tenant]) -> Indexes:
+    """The user, host and host-identity indexes of *tenants*."""
+    users = {u.name: (t, u) for t in tenants.values() for u in t.config.users}
+    hosts = {h: t for t in tenants.values() for h in t.config.hosts}
+    return users, hosts, {h: Identity(t, "host") for h, t in hosts.items()}
+
+
 def assemble(
     config: Config,
-    tenants: Mapping[str, Tenant],
+    tenants: dict[str, Tenant],
     hooks: Hooks,
     router: WSGIApplication,
     *,
     version: int = 0,
+    maps: Indexes | None = None,
 ) -> Site:
-    """A :class:`Site` of compiled *tenants*, with its user and host indexes."""
-    users = {u.name: (t, u) for t in tenants.values() for u in t.config.users}
-    hosts = {h: t for t in tenants.values() for h in t.config.hosts}
+    """A :class:`Site` over *tenants* and its indexes (read-only views of these dicts)."""
+    users, hosts, host_ids = maps if maps is not None else indexes(tenants)
     only = next(iter(tenants.values())) if len(tenants) == 1 else None
     return Site(
         config=config,
         server=config.server,
-        tenants=MappingProxyType(dict(tenants)),
+        tenants=MappingProxyType(tenants),
         users=MappingProxyType(users),
         hosts=MappingProxyType(hosts),
         only=only,
         hooks=hooks,
-        host_identities=MappingProxyType({h: Identity(t, "host") for h, t in hosts.items()}),
+        host_identities=MappingProxyType(host_ids),
         only_identity=Identity(only, "only") if only is not None else None,
         router=router,
         version=version,
