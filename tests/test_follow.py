@@ -119,3 +119,19 @@ def test_a_tenant_the_store_holds_but_websvc_refuses_keeps_its_last_good_version
     assert app.follower.poll()
     assert app.site.tenants["acme"] is good
     assert "tenant acme version 2 refused" in caplog.text
+
+
+def test_metrics_report_the_config_version_and_staleness(seeded: dict[str, Any]) -> None:
+    token = "scrape"
+    seeded["server"] = {
+        "metrics_path": "/-/metrics",
+        "metrics_token_sha256": hashlib.sha256(token.encode()).hexdigest(),
+    }
+    app = websvc.create_app(seeded)
+    text = (
+        Client(app)
+        .get("/-/metrics", headers={"Authorization": f"Bearer {token}"})
+        .get_data(as_text=True)
+    )
+    assert f"websvc_config_version {float(app.site.version)}" in text
+    assert "websvc_config_stale_seconds 0.0" in text

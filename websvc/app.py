@@ -219,6 +219,9 @@ class WebsvcApp:
 
     def _publish(self, site: Site) -> None:
         self.site = site  # one reference swap: a request sees one whole site
+        if self.metrics is not None:
+            follower = self.follower
+            self.metrics.config(site.version, follower.staleness() if follower else 0.0)
 
     def _last_good(self, error: ConfigError) -> Site:
         """At start, when the file is bad: the config this server's workers last loaded.

@@ -162,17 +162,26 @@ class Follower:
         self.ensure_started()
 
     def _run(self) -> None:
+        """Poll every ``poll_interval``; with notifications (PostgreSQL's LISTEN),
+        poll as soon as one arrives, the interval being the safety net."""
         wait = self.interval
-        while not self._stop.wait(wait):
+        listen = getattr(self.store, "wait_for_change", None)
+        while not self._stop.is_set():
             try:
+                if listen is not None and self.reachable and wait == self.interval:
+                    listen(wait)  # returns at a notification, or after *wait*
+                elif self._stop.wait(wait):
+                    return
+                if self._stop.is_set():
+                    return
                 self.poll()
                 wait = self.interval
-            except StoreError as exc:
+            except StoreError as exc:  # retried with backoff, logged once per outage
                 self._unreachable(exc)
-                wait = min(max(wait * 2, self.interval), MAX_BACKOFF)
+                wait = min(max(wait * 2, self.interval * 2), MAX_BACKOFF)
             except Exception:  # never let the follower die: log and keep going
                 log.exception("store follower: unexpected error")
-                wait = min(max(wait * 2, self.interval), MAX_BACKOFF)
+                wait = min(max(wait * 2, self.interval * 2), MAX_BACKOFF)
 
     def staleness(self) -> float:
         """Seconds since the store was last reached (0 while it answers)."""

@@ -28,6 +28,7 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
     multiprocess,
@@ -85,6 +86,26 @@ class Metrics:
             registry=owner,
         )
 
+        # Under gunicorn each worker reports its own; a scrape shows the oldest
+        # version and the longest staleness of all live workers.
+        self.config_version = Gauge(
+            "websvc_config_version",
+            "The store's change number the serving config was built from (0 in file mode).",
+            registry=owner,
+            multiprocess_mode="livemin",
+        )
+        self.config_stale = Gauge(
+            "websvc_config_stale_seconds",
+            "Seconds since the store was last reached (0 while it answers).",
+            registry=owner,
+            multiprocess_mode="livemax",
+        )
+
+    def config(self, version: int, stale_seconds: float) -> None:
+        """Record the serving config's version and how stale it is."""
+        self.config_version.set(version)
+        self.config_stale.set(stale_seconds)
+
     def count(self, tenant: str, kind: str, outcome: str, reason: str, seconds: float) -> None:
         """Record one request; *reason* is a reason code (its class is the label)."""
         self.requests.labels(tenant, kind, outcome, reason.partition(":")[0]).inc()
@@ -141,6 +162,9 @@ class MetricsMiddleware:
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         server = self.app.site.server  # read per request: a reload may move the path
         if server.metrics_path is not None and environ.get("PATH_INFO") == server.metrics_path:
+            follower = getattr(self.app, "follower", None)
+            stale = follower.staleness() if follower is not None else 0.0
+            self.metrics.config(self.app.site.version, stale)
             return self.metrics.serve(environ, start_response, server.metrics_token_sha256)
         started = perf_counter()
         result = self.app.handle(environ, start_response)
