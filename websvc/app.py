@@ -50,6 +50,7 @@ log = logging.getLogger("websvc")
 #: The environ key where the pipeline leaves its :class:`~websvc.pipeline.Outcome`.
 OUTCOME_KEY = "websvc.outcome"
 _ERROR_BODY = b"500 Internal Server Error\n"
+_EMPTY: list[bytes] = [b""]  # shared: a WSGI server only iterates it
 
 
 class WebsvcApp:
@@ -106,26 +107,24 @@ class WebsvcApp:
             log.warning("%s", warning)
         _LIVE.add(self)
 
-    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        return self.wsgi_app(environ, start_response)
-
     def pipeline(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         """Decide (:func:`websvc.pipeline.decide`), then send websvc's answer or the API's."""
         site = self.site
         outcome = decide(site, environ)
         if self.keep_outcome:
             environ[OUTCOME_KEY] = outcome
-        decision = outcome.decision
-        refused = (decision is not None and not decision.allowed) or outcome.status == 401
-        if refused and log.isEnabledFor(logging.INFO):
+        identity, _, _, decision, auth, status, headers, body = outcome  # one unpack: hot path
+        if ((decision is not None and not decision.allowed) or status == 401) and log.isEnabledFor(
+            logging.INFO
+        ):
             log_refusals(site, outcome, environ)
-        if outcome.status:
-            start_response(STATUS_LINES[outcome.status], outcome.headers)  # type: ignore[arg-type]
-            return [outcome.body]
-        if outcome.identity is not None:
-            environ["websvc.tenant"] = outcome.identity.tenant.name
-        environ["websvc.user"] = outcome.auth.user if outcome.auth is not None else None
-        responder = _Responder(start_response, outcome.headers)
+        if status:
+            start_response(STATUS_LINES[status], headers)  # type: ignore[arg-type]
+            return _EMPTY if not body else [body]
+        if identity is not None:
+            environ["websvc.tenant"] = identity.tenant.name
+        environ["websvc.user"] = auth.user if auth is not None else None
+        responder = _Responder(start_response, headers)
         try:
             result = site.router(environ, responder)
             if responder.started:
@@ -144,6 +143,11 @@ class WebsvcApp:
                 content_type="text/plain; charset=utf-8",
             )
             return error(environ, start_response)
+
+    #: Without middleware a request runs the pipeline itself, one call less
+    #: (every request pays it); with middleware the app becomes a
+    #: :class:`_WithMiddleware`, whose ``__call__`` runs ``wsgi_app``.
+    __call__ = pipeline
 
     def reload(self, config: ConfigSource | None = None) -> bool:
         """Load the config again (or *config*) and swap it in when valid.
@@ -198,6 +202,8 @@ class WebsvcApp:
             from websvc.metrics import StatusMiddleware
 
             app = StatusMiddleware(self, app)
+        # A class, not a flag per request: see __call__.
+        self.__class__ = WebsvcApp if app == self.handle else _WithMiddleware
         return app
 
     def _follow(self, base: Site) -> Site:
@@ -257,6 +263,13 @@ class WebsvcApp:
             self.reload()
         if self.follower is not None:  # a new worker follows the store from its first moment
             self.follower.after_fork()
+
+
+class _WithMiddleware(WebsvcApp):
+    """A :class:`WebsvcApp` whose requests go through its ``wsgi_app`` (middleware)."""
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        return self.wsgi_app(environ, start_response)
 
 
 class _Responder:

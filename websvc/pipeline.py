@@ -104,7 +104,10 @@ def decide(
         hooks = tenant.hooks
     origin = environ.get("HTTP_ORIGIN")
     if origin is None:
-        return _authenticate(site, hooks, identity, environ, None, None, _NO_HEADERS)
+        auth = hooks.authenticate(environ, identity, site) or _NO_AUTH
+        if auth.ok:
+            return _new(Outcome, (identity, hooks, None, None, auth, 0, _NO_HEADERS, b""))
+        return _unauthorized(identity, hooks, None, None, auth, _NO_HEADERS)
     request = CorsRequest.from_environ(environ, origin)
     decision = hooks.lookup_rule(request, tenant, site) or _UNDECIDED
     headers: list[tuple[str, str]] = []
@@ -131,24 +134,24 @@ def decide(
         return _new(
             Outcome, (identity, hooks, request, decision, None, 403, headers, FORBIDDEN_BODY)
         )
-    if not authenticate:
-        return _new(Outcome, (identity, hooks, request, decision, _ASSUMED, 0, headers, b""))
-    return _authenticate(site, hooks, identity, environ, request, decision, headers)
+    if authenticate:
+        auth = hooks.authenticate(environ, identity, site) or _NO_AUTH
+    else:
+        auth = _ASSUMED
+    if auth.ok:
+        return _new(Outcome, (identity, hooks, request, decision, auth, 0, headers, b""))
+    return _unauthorized(identity, hooks, request, decision, auth, headers)
 
 
-def _authenticate(
-    site: Site,
-    hooks: HookCalls,
+def _unauthorized(
     identity: Identity | None,
-    environ: WSGIEnvironment,
+    hooks: HookCalls,
     request: CorsRequest | None,
     decision: Decision | None,
+    auth: AuthResult,
     cors: list[tuple[str, str]] | tuple[tuple[str, str], ...],
 ) -> Outcome:
-    """A normal request: authenticate it; 401, or on to the API with *cors*."""
-    auth = hooks.authenticate(environ, identity, site) or _NO_AUTH
-    if auth.ok:
-        return _new(Outcome, (identity, hooks, request, decision, auth, 0, cors, b""))
+    """A normal request authentication refused: websvc's 401, with the CORS headers."""
     headers = [*cors, ("WWW-Authenticate", auth.challenge), *_UNAUTHORIZED_TAIL]
     return _new(
         Outcome, (identity, hooks, request, decision, auth, 401, headers, UNAUTHORIZED_BODY)
