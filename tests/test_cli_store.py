@@ -184,7 +184,10 @@ def test_a_missing_folder_or_file_is_unavailable_exit_3(
 @pytest.mark.parametrize(
     ("url", "why"),
     [
-        ("postgresql://websvc:s3cret@db/websvc", "postgresql://websvc:***@db/websvc: PostgreSQL"),
+        (
+            "postgresql://websvc:s3cret@db/websvc?colour=blue",
+            'postgresql://websvc:***@db/websvc?colour=blue: invalid URI query parameter: "colour"',
+        ),
         ("sqlite:///x.db?mode=ro", "unknown option 'mode'"),
     ],
 )

@@ -134,10 +134,7 @@ def decide(
         return _new(
             Outcome, (identity, hooks, request, decision, None, 403, headers, FORBIDDEN_BODY)
         )
-    if authenticate:
-        auth = hooks.authenticate(environ, identity, site) or _NO_AUTH
-    else:
-        auth = _ASSUMED
+    auth = (hooks.authenticate(environ, identity, site) or _NO_AUTH) if authenticate else _ASSUMED
     if auth.ok:
         return _new(Outcome, (identity, hooks, request, decision, auth, 0, headers, b""))
     return _unauthorized(identity, hooks, request, decision, auth, headers)

@@ -1,4 +1,4 @@
-"""The audit log and the tenant admin tokens: written in the same transaction as the write."""
+"""The audit log and the tenant admin tokens (each backend): written in the write's transaction."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import re
 import pytest
 
 from tests.store.conftest import OPERATOR, as_tenant, digest, rule
-from websvc.store import Audit, NoSuchTenant, SQLiteStore, VersionConflict
+from websvc.store import Audit, NoSuchTenant, SQLiteStore, Store, VersionConflict
 
 UTC_Z = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 
@@ -15,7 +15,7 @@ UTC_Z = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 # -- audit ---------------------------------------------------------------------------
 
 
-def test_every_write_is_audited_in_its_transaction(acme: SQLiteStore) -> None:
+def test_every_write_is_audited_in_its_transaction(acme: Store) -> None:
     acme.put_rules(
         "acme", [], if_match=1, audit=Audit("tenant:acme", "PUT", "/p", "r-9", "192.0.2.1")
     )
@@ -36,7 +36,7 @@ def test_every_write_is_audited_in_its_transaction(acme: SQLiteStore) -> None:
 
 
 def test_a_failed_write_leaves_no_ok_entry_and_the_caller_records_its_own(
-    acme: SQLiteStore,
+    acme: Store,
 ) -> None:
     before = acme.audit_entries()
     with pytest.raises(VersionConflict):
@@ -51,19 +51,29 @@ def test_a_failed_write_leaves_no_ok_entry_and_the_caller_records_its_own(
         acme.record_audit(Audit("x", "GET", "/", outcome="maybe"))
 
 
-def test_a_write_whose_audit_entry_fails_writes_nothing(acme: SQLiteStore) -> None:
+def test_a_write_whose_audit_entry_fails_writes_nothing(acme: Store, store_url: str) -> None:
     """The tenant row, revision, change and audit entry commit together or not at all."""
-    conn = acme._connection()
-    conn.execute(
-        "CREATE TRIGGER no_audit BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'audit is full'); END"
-    )
+    if isinstance(acme, SQLiteStore):
+        acme._connection().execute(
+            "CREATE TRIGGER no_audit BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'audit is full'); END"
+        )
+    else:
+        import psycopg
+
+        with psycopg.connect(store_url, autocommit=True) as conn:
+            conn.execute(
+                "CREATE FUNCTION no_audit() RETURNS trigger LANGUAGE plpgsql"
+                " AS $$ BEGIN RAISE EXCEPTION 'audit is full'; END $$;"
+                " CREATE TRIGGER no_audit BEFORE INSERT ON audit"
+                " FOR EACH ROW EXECUTE FUNCTION no_audit()"
+            )
     before = (acme.snapshot(), acme.revisions("acme"), acme.change_seq())
     with pytest.raises(Exception, match="audit is full"):
         acme.put_rules("acme", [rule("a.com")], if_match=1, audit=OPERATOR)
     assert (acme.snapshot(), acme.revisions("acme"), acme.change_seq()) == before
 
 
-def test_audit_filters_and_what_a_tenant_may_see(store: SQLiteStore) -> None:
+def test_audit_filters_and_what_a_tenant_may_see(store: Store) -> None:
     store.put_tenant("acme", hosts=[], users=[], plugins=[], audit=OPERATOR)
     store.put_tenant("beta", hosts=[], users=[], plugins=[], audit=OPERATOR)
     store.put_rules("acme", [], if_match=1, audit=as_tenant("acme"))
@@ -87,7 +97,7 @@ def test_audit_filters_and_what_a_tenant_may_see(store: SQLiteStore) -> None:
 # -- admin tokens ---------------------------------------------------------------------
 
 
-def test_admin_tokens(acme: SQLiteStore) -> None:
+def test_admin_tokens(acme: Store) -> None:
     token_id = acme.add_admin_token("acme", digest("secret"), audit=OPERATOR)
     assert re.fullmatch(r"[0-9a-f]{12}", token_id)
     assert acme.find_admin_token(digest("secret")) == ("acme", token_id)

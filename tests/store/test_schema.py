@@ -1,4 +1,7 @@
-"""The versioned schema: init, upgrades, refusing a newer database; URLs; an unreachable store."""
+"""The versioned schema: init, upgrades, refusing a newer database; URLs; an unreachable store.
+
+On SQLite; ``test_postgres_store.py`` runs the same upgrade and refusal on PostgreSQL.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.store.conftest import OPERATOR, digest, rule, user
+from tests.store.conftest import OPERATOR, digest, rule, sqlite_only, user
 from websvc.store import SQLiteStore, StoreError, StoreUnavailable, open_store
 from websvc.store.schema import MIGRATIONS, V1, Migration
 
@@ -87,6 +90,7 @@ def test_an_upgrade_keeps_the_data(db: Path) -> None:
         stale.init()
 
 
+@sqlite_only
 def test_a_failed_migration_leaves_the_previous_version(store: SQLiteStore, db: Path) -> None:
     broken = Migration(2, "broken", ("ALTER TABLE tenants ADD COLUMN x TEXT", "NOT SQL AT ALL"))
     with pytest.raises(StoreError, match="syntax error"):
@@ -131,7 +135,8 @@ def test_sqlite_urls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         pytest.param("sqlite:///:memory:", "a SQLite store URL", id="memory"),
         pytest.param("sqlite:///w.db?mode=ro", "unknown option 'mode'", id="unknown-option"),
         pytest.param("sqlite:///w.db?timeout=soon", "'soon' is not a number", id="bad-timeout"),
-        pytest.param("postgresql://websvc:hunter2@db/websvc", "postgresql://websvc:***@db/websvc: PostgreSQL stores are not supported yet", id="postgresql"),
+        pytest.param("postgresql://websvc:hunter2@db/websvc?timeout=soon", "postgresql://websvc:***@db/websvc?timeout=soon: timeout 'soon' is not a number", id="postgresql-bad-timeout"),
+        pytest.param("postgres://websvc:hunter2@db/websvc?colour=blue", 'postgres://websvc:***@db/websvc?colour=blue: invalid URI query parameter: "colour"', id="postgresql-unknown-option"),
         pytest.param("mysql://db/websvc", "mysql://db/websvc: not a store URL", id="other-scheme"),
         pytest.param("websvc.db", "websvc.db: not a store URL", id="a-bare-path"),
     ],
@@ -180,6 +185,7 @@ def test_a_database_without_websvc_tables(db: Path) -> None:
         SQLiteStore(db).snapshot()
 
 
+@sqlite_only
 def test_a_locked_store_is_unavailable_for_writes_and_still_readable(
     acme: SQLiteStore, db: Path
 ) -> None:

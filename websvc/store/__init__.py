@@ -8,7 +8,7 @@ from websvc's config, app or CLI layers.
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from websvc.store.base import (
     NoSuchRevision,
@@ -18,6 +18,7 @@ from websvc.store.base import (
     StoreUnavailable,
     Taken,
     VersionConflict,
+    masked_url,
 )
 from websvc.store.records import (
     ACTIONS,
@@ -63,25 +64,23 @@ __all__ = [
 def open_store(url: str) -> Store:
     """The store at *url*; nothing is opened until it is first used.
 
-    ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db``.
+    ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db``;
+    ``postgresql://user@host:port/database`` (or ``postgres://``), which
+    needs psycopg 3 and psycopg-pool (``websvc[postgresql]``).
 
     :raises StoreError: a URL this websvc cannot open (its password masked).
     """
     scheme = urlsplit(url).scheme.lower() if ":" in url else ""
     if scheme == "sqlite":
         return SQLiteStore.from_url(url)
-    shown = _masked(url)
+    shown = masked_url(url)
     if scheme in ("postgresql", "postgres"):
-        raise StoreError(f"{shown}: PostgreSQL stores are not supported yet (use sqlite:///PATH)")
-    raise StoreError(f"{shown}: not a store URL (sqlite:///PATH)")
-
-
-def _masked(url: str) -> str:
-    try:
-        parts = urlsplit(url)
-        if parts.password is None:
-            return url
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-        return urlunsplit(parts._replace(netloc=netloc))
-    except ValueError:
-        return "<unreadable URL>"
+        try:
+            from websvc.store.postgres import PostgresStore
+        except ImportError as e:
+            raise StoreError(
+                f"{shown}: a PostgreSQL store needs psycopg 3 and psycopg-pool"
+                f" (pip install 'websvc[postgresql]'): {e}"
+            ) from None
+        return PostgresStore.from_url(url)
+    raise StoreError(f"{shown}: not a store URL (sqlite:///PATH or postgresql://USER@HOST/DB)")

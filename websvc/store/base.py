@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
 
 from websvc.store.records import (
     AdminToken,
@@ -71,6 +72,18 @@ class Taken(StoreError):
         self.owner = owner
 
 
+def masked_url(url: str) -> str:
+    """*url* with its password, if any, shown as ``***`` (for messages and ``Store.url``)."""
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+        return urlunsplit(parts._replace(netloc=netloc))
+    except ValueError:
+        return "<unreadable URL>"
+
+
 class Store(Protocol):
     """A tenant store. Safe to share between threads; open one per process."""
 
@@ -121,6 +134,29 @@ class Store(Protocol):
 
     def snapshot(self) -> Snapshot:
         """Every tenant and the change seq they are current to, in one read transaction."""
+        ...
+
+    @property
+    def notifications(self) -> bool:
+        """True when writes wake :meth:`wait_for_change` (PostgreSQL's ``NOTIFY``).
+
+        False (SQLite): :meth:`wait_for_change` only sleeps, and polling
+        :meth:`change_seq` is the only way to see a change.
+        """
+        ...
+
+    def wait_for_change(self, timeout: float) -> bool:
+        """Wait up to *timeout* seconds for a change notification; True when one came.
+
+        A hint only: a True says "look at :meth:`change_seq` now", a False
+        says nothing (a notification can be lost, say across a reconnect), so
+        a worker polls :meth:`change_seq` all the same. A notification that
+        came since the last call counts at once. Without notifications
+        (:attr:`notifications` False) it sleeps *timeout* and returns False.
+
+        :raises StoreUnavailable: the listening connection cannot be opened
+            or broke; the next call opens a new one.
+        """
         ...
 
     # -- reads for the admin API ------------------------------------------------

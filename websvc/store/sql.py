@@ -1,6 +1,6 @@
 """Every store operation in portable SQL, for any dialect that supplies transactions.
 
-A dialect (:mod:`websvc.store.sqlite`, PostgreSQL next) subclasses
+A dialect (:mod:`websvc.store.sqlite`, :mod:`websvc.store.postgres`) subclasses
 :class:`SQLStore` and supplies two context managers: :meth:`~SQLStore._reading`
 opens one consistent read transaction, :meth:`~SQLStore._writing` a write
 transaction that no other writer runs beside (SQLite: ``BEGIN IMMEDIATE``;
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from collections.abc import Iterable, Mapping
 from contextlib import AbstractContextManager
 from types import TracebackType
@@ -41,6 +42,9 @@ from websvc.store.schema import Tx, utc_now
 class SQLStore(Store):
     """A :class:`~websvc.store.base.Store` over a SQL database; see the module doc."""
 
+    #: Whether writes wake :meth:`wait_for_change` (a dialect with ``NOTIFY`` says True).
+    notifications = False
+
     def __init__(self, url: str) -> None:
         self.url = url
 
@@ -65,6 +69,11 @@ class SQLStore(Store):
 
     def _changed(self, tx: Tx, change: Change) -> None:
         """Called in the write transaction for each change record (PostgreSQL: NOTIFY)."""
+
+    def wait_for_change(self, timeout: float) -> bool:
+        """No notifications here: sleep *timeout* seconds and say nothing came."""
+        time.sleep(max(0.0, timeout))
+        return False
 
     # -- reads ------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""The store's operations on a real SQLite file: versions, revisions, changes, audit, tokens."""
+"""The store's operations, on each backend: versions, revisions, rollback, changes, import."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from websvc.store import (
     Audit,
     NoSuchRevision,
     NoSuchTenant,
-    SQLiteStore,
+    Store,
     Taken,
     TenantData,
     VersionConflict,
@@ -23,7 +23,7 @@ UTC_Z = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 # -- tenants and versions -------------------------------------------------------
 
 
-def test_an_empty_store(store: SQLiteStore) -> None:
+def test_an_empty_store(store: Store) -> None:
     assert store.change_seq() == 0
     assert store.changes_since(0) == []
     assert store.snapshot().tenants == {}
@@ -36,7 +36,7 @@ def test_an_empty_store(store: SQLiteStore) -> None:
     assert store.audit_entries() == []
 
 
-def test_put_tenant_creates_version_1_then_settings_make_new_versions(store: SQLiteStore) -> None:
+def test_put_tenant_creates_version_1_then_settings_make_new_versions(store: Store) -> None:
     created = store.put_tenant(
         "acme", hosts=["acme.example.net"], users=[user("a")], plugins=["m:p"], audit=OPERATOR
     )
@@ -62,7 +62,7 @@ def test_put_tenant_creates_version_1_then_settings_make_new_versions(store: SQL
     assert "hosts" in settings.summary and "\n" not in settings.summary
 
 
-def test_put_tenant_with_the_same_settings_changes_nothing(acme: SQLiteStore) -> None:
+def test_put_tenant_with_the_same_settings_changes_nothing(acme: Store) -> None:
     seq = acme.change_seq()
     again = acme.put_tenant(
         "acme", hosts=["acme.example.net"], users=[user("acme-1")], plugins=[], audit=OPERATOR
@@ -73,14 +73,14 @@ def test_put_tenant_with_the_same_settings_changes_nothing(acme: SQLiteStore) ->
     assert [e.status for e in acme.audit_entries()] == [200, 201]  # audited all the same
 
 
-def test_put_tenant_keeps_the_rules(acme: SQLiteStore) -> None:
+def test_put_tenant_keeps_the_rules(acme: Store) -> None:
     acme.put_rules("acme", [rule("a.com")], if_match=1, audit=OPERATOR)
     acme.put_tenant("acme", hosts=[], users=[], plugins=[], audit=OPERATOR)
     state = acme.tenant("acme")
     assert state is not None and state.rules == (rule("a.com"),) and state.version == 3
 
 
-def test_put_tenant_if_match(acme: SQLiteStore) -> None:
+def test_put_tenant_if_match(acme: Store) -> None:
     with pytest.raises(VersionConflict) as caught:
         acme.put_tenant("acme", hosts=[], users=[], plugins=[], audit=OPERATOR, if_match=7)
     assert caught.value.current == 1
@@ -103,14 +103,14 @@ def test_put_tenant_if_match(acme: SQLiteStore) -> None:
     ],
 )  # fmt: skip
 def test_the_store_refuses_shapes_it_cannot_keep(
-    store: SQLiteStore, users: list[dict[str, str]], hosts: list[str], why: str
+    store: Store, users: list[dict[str, str]], hosts: list[str], why: str
 ) -> None:
     with pytest.raises(ValueError, match=why):
         store.put_tenant("acme", hosts=hosts, users=users, plugins=[], audit=OPERATOR)
     assert store.tenant("acme") is None and store.audit_entries() == []
 
 
-def test_hosts_and_user_names_belong_to_one_tenant(acme: SQLiteStore) -> None:
+def test_hosts_and_user_names_belong_to_one_tenant(acme: Store) -> None:
     with pytest.raises(Taken, match=r"host 'acme\.example\.net' already belongs to tenant 'acme'"):
         acme.put_tenant("other", hosts=["ACME.example.net"], users=[], plugins=[], audit=OPERATOR)
     with pytest.raises(Taken) as caught:
@@ -127,7 +127,7 @@ def test_hosts_and_user_names_belong_to_one_tenant(acme: SQLiteStore) -> None:
 # -- rules, revisions, rollback ---------------------------------------------------
 
 
-def test_put_rules_is_a_new_version_with_its_revision(acme: SQLiteStore) -> None:
+def test_put_rules_is_a_new_version_with_its_revision(acme: Store) -> None:
     rules = [rule("a.com", methods=["GET"], max_age=60), rule("*.b.com", allow_credentials=True)]
     assert acme.put_rules("acme", rules, if_match=1, audit=as_tenant("acme")) == 2
     state = acme.tenant("acme")
@@ -142,13 +142,13 @@ def test_put_rules_is_a_new_version_with_its_revision(acme: SQLiteStore) -> None
     assert acme.revision("acme", 1) is not None and acme.revision("acme", 1).rules == ()  # type: ignore[union-attr]
 
 
-def test_rules_are_kept_exactly_as_given(acme: SQLiteStore) -> None:
+def test_rules_are_kept_exactly_as_given(acme: Store) -> None:
     odd = {"domain": "ü.example", "ports": ["*"], "nested": {"b": [1, 2.5, None], "a": True}}
     acme.put_rules("acme", [odd], if_match=1, audit=OPERATOR)
     assert acme.tenant("acme").rules == (odd,)  # type: ignore[union-attr]
 
 
-def test_put_rules_needs_the_current_version(acme: SQLiteStore) -> None:
+def test_put_rules_needs_the_current_version(acme: Store) -> None:
     acme.put_rules("acme", [rule("a.com")], if_match=1, audit=OPERATOR)
     seq, audited = acme.change_seq(), len(acme.audit_entries())
     with pytest.raises(VersionConflict) as caught:
@@ -160,7 +160,7 @@ def test_put_rules_needs_the_current_version(acme: SQLiteStore) -> None:
         acme.put_rules("nobody", [], if_match=1, audit=OPERATOR)
 
 
-def test_rollback_writes_a_new_version_with_the_old_rules(acme: SQLiteStore) -> None:
+def test_rollback_writes_a_new_version_with_the_old_rules(acme: Store) -> None:
     acme.put_rules("acme", [rule("a.com")], if_match=1, audit=OPERATOR)  # v2
     acme.put_rules("acme", [rule("b.com")], if_match=2, audit=OPERATOR)  # v3
     assert acme.rollback("acme", 2, if_match=3, audit=as_tenant("acme", "POST")) == 4
@@ -185,7 +185,7 @@ def test_rollback_writes_a_new_version_with_the_old_rules(acme: SQLiteStore) -> 
 # -- deletion ---------------------------------------------------------------------------
 
 
-def test_delete_keeps_the_history_and_a_new_tenant_continues_its_numbers(acme: SQLiteStore) -> None:
+def test_delete_keeps_the_history_and_a_new_tenant_continues_its_numbers(acme: Store) -> None:
     token_id = acme.add_admin_token("acme", digest("t"), audit=OPERATOR)
     assert acme.delete_tenant("acme", audit=OPERATOR) is True
     assert acme.tenant("acme") is None and acme.list_tenants() == []
@@ -202,7 +202,7 @@ def test_delete_keeps_the_history_and_a_new_tenant_continues_its_numbers(acme: S
 
 
 def test_the_change_sequence_grows_by_one_per_write_and_names_the_tenant(
-    store: SQLiteStore,
+    store: Store,
 ) -> None:
     store.put_tenant("a", hosts=[], users=[], plugins=[], audit=OPERATOR)
     store.put_tenant("b", hosts=[], users=[], plugins=[], audit=OPERATOR)
@@ -223,7 +223,7 @@ def test_the_change_sequence_grows_by_one_per_write_and_names_the_tenant(
     assert store.change_seq() == 5
 
 
-def test_delta_and_snapshot_read_one_consistent_state(store: SQLiteStore) -> None:
+def test_delta_and_snapshot_read_one_consistent_state(store: Store) -> None:
     for name in ("a", "b", "c"):
         store.put_tenant(name, hosts=[], users=[], plugins=[], audit=OPERATOR)
     seen = store.change_seq()
@@ -243,7 +243,7 @@ def test_delta_and_snapshot_read_one_consistent_state(store: SQLiteStore) -> Non
 # -- import ---------------------------------------------------------------------------
 
 
-def test_import_of_an_export_changes_nothing(acme: SQLiteStore) -> None:
+def test_import_of_an_export_changes_nothing(acme: Store) -> None:
     acme.put_rules("acme", [rule("a.com", methods=["GET", "PUT"])], if_match=1, audit=OPERATOR)
     acme.put_tenant("beta", hosts=["beta.example"], users=[], plugins=["x:y"], audit=OPERATOR)
     exported = dict(acme.snapshot().tenants)
@@ -257,7 +257,7 @@ def test_import_of_an_export_changes_nothing(acme: SQLiteStore) -> None:
     assert acme.audit_entries(limit=1)[0].actor == "cli"
 
 
-def test_import_writes_only_what_differs(acme: SQLiteStore) -> None:
+def test_import_writes_only_what_differs(acme: Store) -> None:
     states = {
         "acme": TenantData.of(hosts=["acme.example.net"], users=[user("acme-1")], rules=[rule("a.com")]),
         "new": TenantData.of(hosts=["new.example"]),
@@ -273,7 +273,7 @@ def test_import_writes_only_what_differs(acme: SQLiteStore) -> None:
     assert [c.tenant for c in acme.changes_since(1)] == ["acme", "new"]
 
 
-def test_import_is_all_or_nothing(acme: SQLiteStore) -> None:
+def test_import_is_all_or_nothing(acme: Store) -> None:
     # "a" and "b" would be written before "c" fails: it claims acme's host.
     states = {
         "a": TenantData.of(rules=[rule("a.com")]),
@@ -287,7 +287,7 @@ def test_import_is_all_or_nothing(acme: SQLiteStore) -> None:
     assert acme.revisions("a") == []
 
 
-def test_import_can_move_a_host_between_tenants(store: SQLiteStore) -> None:
+def test_import_can_move_a_host_between_tenants(store: Store) -> None:
     store.put_tenant("a", hosts=["one.example"], users=[], plugins=[], audit=OPERATOR)
     store.put_tenant("b", hosts=["two.example"], users=[], plugins=[], audit=OPERATOR)
     swapped = {"a": TenantData.of(hosts=["two.example"]), "b": TenantData.of(hosts=["one.example"])}
@@ -295,14 +295,14 @@ def test_import_can_move_a_host_between_tenants(store: SQLiteStore) -> None:
     assert store.tenant("a").hosts == ("two.example",)  # type: ignore[union-attr]
 
 
-def test_put_rules_as_an_import_and_unknown_actions(acme: SQLiteStore) -> None:
+def test_put_rules_as_an_import_and_unknown_actions(acme: Store) -> None:
     assert acme.put_rules("acme", [rule("a.com")], if_match=1, audit=OPERATOR, action="import") == 2
     assert acme.revisions("acme")[0].action == "import"
     with pytest.raises(ValueError, match="'put' or 'import'"):
         acme.put_rules("acme", [], if_match=2, audit=OPERATOR, action="rollback")
 
 
-def test_many_tenants_in_one_read(store: SQLiteStore) -> None:
+def test_many_tenants_in_one_read(store: Store) -> None:
     names = [f"t{i}" for i in range(1_200)]  # more than one IN (...) list
     store.import_tenants({n: TenantData() for n in names[::2]}, audit=OPERATOR)
     found = store.tenants(names)
