@@ -24,3 +24,7 @@ def test_the_wheel_ships_the_gunicorn_settings_and_the_default_plugins(tmp_path:
     assert not [n for n in names if n.startswith(("plugins/", "tests/", "gunicorn.conf"))]
     static = "websvc/tools/playground/static/"
     assert {static + f for f in ("index.html", "playground.js", "playground.css")} <= names
+    sources = {str(path.relative_to(ROOT)) for path in ROOT.glob("websvc/**/*") if path.is_file()}
+    shipped = {n for n in names if n.startswith("websvc/") and not n.startswith("websvc/plugins/")}
+    missing = {s for s in sources if "__pycache__" not in s} - shipped
+    assert not missing, f"source files the wheel leaves out: {sorted(missing)}"

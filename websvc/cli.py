@@ -200,8 +200,8 @@ def _announce_demo(address: str, admin: str) -> None:
         f"websvc: serving the demo at http://{address}/ (store mode, an embedded SQLite store)",
         "websvc: demo: echo API at /ws/rest/echo (user demo, token demo-token), "
         "CORS rule for http(s)://localhost on any port",
-        f"websvc: demo: admin API at http://{admin}/admin/v1/"
-        f" (tenant demo's admin token: {DEMO_ADMIN_TOKEN})",
+        f"websvc: demo: admin API at http://{admin}/admin/v1/ and the CORS panel at"
+        f" http://{admin}/admin/ (tenant demo's admin token: {DEMO_ADMIN_TOKEN})",
     ):
         print(line, flush=True)
 

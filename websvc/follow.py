@@ -83,6 +83,10 @@ class Follower:
             snapshot = self.store.snapshot()
         except StoreError as exc:
             snapshot = self._kept_snapshot(exc)
+        return self._install(snapshot)
+
+    def _install(self, snapshot: Snapshot) -> Site:
+        """A new site of every tenant of *snapshot*, compiled."""
         self.tenants = self._compile_all(snapshot.tenants)
         self.states = dict(snapshot.tenants)
         self.seq = snapshot.seq
@@ -159,7 +163,24 @@ class Follower:
             self.poll()
         except StoreError as exc:
             self._unreachable(exc)
+            self._newer_kept_snapshot(exc)
         self.ensure_started()
+
+    def _newer_kept_snapshot(self, exc: StoreError) -> None:
+        """Store down in a new worker: the snapshot file, when it is newer than what it has.
+
+        The master read the store when it started; the other workers kept
+        newer tenants in ``snapshot_path`` since.
+        """
+        if not self.snapshot_path:
+            return
+        try:
+            snapshot = self._kept_snapshot(exc)
+        except ConfigError:
+            return
+        if snapshot.seq > self.seq:
+            self._install(snapshot)
+            self.publish(self._site_now)
 
     def _run(self) -> None:
         """Poll every ``poll_interval``; with notifications (PostgreSQL's LISTEN),

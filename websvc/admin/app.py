@@ -26,6 +26,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.wrappers import Response
 
 from websvc.admin.handlers import Handlers
+from websvc.admin.panel import Panel
 from websvc.admin.requests import JSON, AdminRequest, ApiError, Principal, no_such_tenant
 from websvc.admin.routes import BY_ENDPOINT, URL_MAP
 from websvc.logutil import safe
@@ -49,9 +50,12 @@ class AdminApp:
         self.store = handlers.store
         self.settings = handlers.settings
         self.operators = tuple(bytes.fromhex(h) for h in self.settings.operator_tokens_sha256)
+        self.panel = Panel()
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         request = AdminRequest(environ)
+        if self.panel.serves(request.path):  # the panel's static files: no token, not audited
+            return self.panel.response(request.method, request.path)(environ, start_response)
         request.request_id = uuid.uuid4().hex
         try:
             response = self.dispatch(request)
