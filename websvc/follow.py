@@ -66,6 +66,7 @@ class Follower:
         self.store = store if store is not None else open_store(settings.url)
         self.interval = float(settings.poll_interval)
         self.snapshot_path = settings.snapshot_path
+        self.listen = settings.listen
         self.raw = raw if raw is not None else _raw_tables(base.config)
         self.seq = 0
         self.tenants: dict[str, Tenant] = {}
@@ -186,7 +187,7 @@ class Follower:
         """Poll every ``poll_interval``; with notifications (PostgreSQL's LISTEN),
         poll as soon as one arrives, the interval being the safety net."""
         wait = self.interval
-        listen = getattr(self.store, "wait_for_change", None)
+        listen = getattr(self.store, "wait_for_change", None) if self.listen else None
         while not self._stop.is_set():
             try:
                 if listen is not None and self.reachable and wait == self.interval:

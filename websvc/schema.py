@@ -361,11 +361,13 @@ class StoreTable(_Table):
     """[store]: tenants live in a database (store mode), not in this file."""
 
     url: StoreUrl = required(
-        "the store's URL: sqlite:///relative/path.db or sqlite:////absolute/path.db"
+        "the store's URL: sqlite:///relative/path.db, sqlite:////absolute/path.db"
+        " or postgresql://user@host:port/database"
     )
     poll_interval: Annotated[
         float | int, Field(gt=0, le=60), Why("is not a number of seconds above 0, at most 60")
     ] = key(0.25, "seconds between checks of the store's change sequence")
+    listen: bool = key(True, "PostgreSQL: also LISTEN for change notifications (false: poll only)")
     snapshot_path: Annotated[str, _NO_CONTROL] = key(
         None,
         "a file keeping the last tenants read, for a worker that boots while the store is down",

@@ -500,6 +500,8 @@ def test_save_makes_a_real_credentialed_fetch_work_and_roll_back_undoes_it(
     expect(diff).to_contain_text("Rule 2 (127.0.0.1) added")
     panel.shot("06-history-diff.png")
     panel.page.get_by_role("button", name=f"Version {before}", exact=True).click()
+    # The revision loads asynchronously: choose the comparison once it is shown.
+    expect(panel.page.locator("#revision-heading")).to_have_text(f"Version {before}")
     panel.page.get_by_label("Compare with").select_option("draft")
     expect(panel.page.locator("#revision .diff")).to_contain_text("Rule 2 (127.0.0.1) removed")
     with panel.page.expect_response(lambda r: r.url.endswith("/cors/rollback")) as answer:

@@ -44,7 +44,7 @@ def rules(i: int) -> dict[str, Any]:
                        "allow_caching": True, "max_age": age}]}  # fmt: skip
 
 
-def config_text(url: str, snapshot: Path) -> str:
+def config_text(url: str, snapshot: Path, listen: bool = True) -> str:
     return f"""
 [server]
 authentication = "none"
@@ -56,6 +56,7 @@ app = "tests.gunicorn.pid_api:app"
 [store]
 url = "{url}"
 poll_interval = 0.25
+listen = {"true" if listen else "false"}
 snapshot_path = "{snapshot}"
 
 [admin]
@@ -66,8 +67,9 @@ operator_tokens_sha256 = ["{hashlib.sha256(OPERATOR.encode()).hexdigest()}"]
 class Fleet:
     """The database, two hosts, and the admin API."""
 
-    def __init__(self, pg: PostgresServer, folder: Path) -> None:
+    def __init__(self, pg: PostgresServer, folder: Path, *, listen: bool = True) -> None:
         self.pg = pg
+        self.listen = listen
         self.url = pg.create_database()
         self.database = self.url.rsplit("/", 1)[1]
         self.folder = folder
@@ -83,9 +85,11 @@ class Fleet:
         self.version = 1
         self.hosts = [self._host(name) for name in ("a", "b")]
 
-    def _host(self, name: str) -> Server:
+    def _host(self, name: str, snapshot_of: str | None = None) -> Server:
+        """A gunicorn master: host *name*, keeping its snapshot as host *snapshot_of* does."""
         config = self.folder / f"host-{name}.toml"
-        config.write_text(config_text(self.url, self.folder / f"snapshot-{name}.json"))
+        snapshot = self.folder / f"snapshot-{snapshot_of or name}.json"
+        config.write_text(config_text(self.url, snapshot, self.listen))
         cmd = [sys.executable, "-m", "gunicorn", "--no-control-socket", "-c", "python:websvc.gunicorn_conf",
                "-b", "127.0.0.1:0", "-w", "2", "--log-level", "info", f'websvc:create_app("{config}")']  # fmt: skip
         return launch_gunicorn(cmd, self.folder / f"host-{name}.log", workers=2)
@@ -202,6 +206,14 @@ def test_the_store_down_and_back(fleet: Fleet) -> None:
             assert ask(host)[1] == ("GET, PUT", "100")
         for h in fleet.hosts:
             assert h.count("store unreachable") >= 1
+        # A host that boots now serves host a's snapshot file, and says so.
+        late = fleet._host("late", snapshot_of="a")
+        try:
+            assert ask(late)[1] == ("GET, PUT", "100")
+            assert late.count("store unreachable at boot") >= 1
+            assert late.count("serving the snapshot") >= 1
+        finally:
+            late.stop()
     finally:
         fleet.pg.start()
     # Back: an edit written now, before the hosts reconnect, is caught up on.

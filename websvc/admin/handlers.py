@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.test import EnvironBuilder
@@ -122,11 +122,11 @@ class Handlers:
         if_match = self._if_match(request, state.version)
         rules = self._checked_rules(body)
         try:
-            version = self.store.put_rules(
-                state.name, rules.values, if_match=if_match, audit=request.audit(200)
+            version = _written(
+                lambda: self.store.put_rules(
+                    state.name, rules.values, if_match=if_match, audit=request.audit(200)
+                )
             )
-        except VersionConflict as exc:
-            raise ApiError(412, "someone else saved first: reload", version=exc.current) from None
         except NoSuchTenant:
             raise no_such_tenant() from None
         return answer({"version": version, "warnings": rules.warnings}, headers=etag(version))
@@ -165,11 +165,11 @@ class Handlers:
         state = self._state(request)
         if_match = self._if_match(request, state.version)
         try:
-            version = self.store.rollback(
-                state.name, body.version, if_match=if_match, audit=request.audit(200)
+            version = _written(
+                lambda: self.store.rollback(
+                    state.name, body.version, if_match=if_match, audit=request.audit(200)
+                )
             )
-        except VersionConflict as exc:
-            raise ApiError(412, "someone else saved first: reload", version=exc.current) from None
         except NoSuchRevision:
             raise ApiError(404, "no such revision") from None
         return answer({"version": version}, headers=etag(version))
@@ -272,3 +272,11 @@ class Handlers:
 
 
 __all__ = ["ConfigError", "Handlers", "answer"]
+
+
+def _written(write: Callable[[], int]) -> int:
+    """The new version *write* made, or 412 when another write came first (nothing written)."""
+    try:
+        return write()
+    except VersionConflict as exc:
+        raise ApiError(412, "someone else saved first: reload", version=exc.current) from None

@@ -20,45 +20,15 @@ from websvc.store.base import (
     VersionConflict,
     masked_url,
 )
-from websvc.store.records import (
-    ACTIONS,
-    OUTCOMES,
-    AdminToken,
-    Audit,
-    AuditEntry,
-    Change,
-    Delta,
-    Revision,
-    RevisionInfo,
-    Snapshot,
-    TenantData,
-    TenantState,
-)
+from websvc.store.records import *  # noqa: F403  (re-exported: the records are the API)
+from websvc.store.records import __all__ as _records
 from websvc.store.sqlite import SQLiteStore
 
 __all__ = [
-    "ACTIONS",
-    "OUTCOMES",
-    "AdminToken",
-    "Audit",
-    "AuditEntry",
-    "Change",
-    "Delta",
-    "NoSuchRevision",
-    "NoSuchTenant",
-    "Revision",
-    "RevisionInfo",
-    "SQLiteStore",
-    "Snapshot",
-    "Store",
-    "StoreError",
-    "StoreUnavailable",
-    "Taken",
-    "TenantData",
-    "TenantState",
-    "VersionConflict",
-    "open_store",
-]
+    *_records,
+    "NoSuchRevision", "NoSuchTenant", "SQLiteStore", "Store", "StoreError", "StoreUnavailable",
+    "Taken", "VersionConflict", "open_store",
+]  # fmt: skip
 
 
 def open_store(url: str) -> Store:

@@ -33,15 +33,12 @@ connection of its own, outside the pool.
 
 from __future__ import annotations
 
-import logging
 import os
-import re
 import threading
 import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
-from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 import psycopg
 from psycopg import pq
@@ -49,6 +46,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from websvc.store.base import StoreError, StoreUnavailable, masked_url
+from websvc.store.pgsql import POOL_NAME, Conn, PgTx, masked, one_line, password_in
 from websvc.store.records import Change
 from websvc.store.schema import MIGRATIONS, Migration, Tx, check_version, migrate
 from websvc.store.sql import SQLStore
@@ -74,9 +72,7 @@ _DEFAULTS: dict[str, str | int] = {
     "keepalives_count": 3,
     "tcp_user_timeout": 30_000,
 }
-_POOL_NAME = "websvc-pool"
 
-_Conn = psycopg.Connection[tuple[Any, ...]]
 _BUSY = (pq.TransactionStatus.INTRANS, pq.TransactionStatus.INERROR)
 
 
@@ -94,11 +90,11 @@ class PostgresStore(SQLStore):
         migrations: Sequence[Migration] = MIGRATIONS,
     ) -> None:
         """Open (lazily) the database *conninfo* names: a libpq URL or ``key=value`` string."""
-        shown = url or _masked(conninfo)
+        shown = url or masked(conninfo)
         try:
             params = conninfo_to_dict(conninfo)
         except psycopg.Error as e:
-            raise StoreError(f"{shown}: {_one_line(e, _password_in(conninfo))}") from None
+            raise StoreError(f"{shown}: {one_line(e, password_in(conninfo))}") from None
         self._password = str(params.get("password") or "") or None
         super().__init__(shown)
         extra = {k: v for k, v in _DEFAULTS.items() if k not in params}
@@ -106,11 +102,11 @@ class PostgresStore(SQLStore):
         self.timeout = timeout
         self.migrations = tuple(migrations)
         self._lock = threading.Lock()
-        self._pool: ConnectionPool[_Conn] | None = None
+        self._pool: ConnectionPool[Conn] | None = None
         self._pool_pid = 0
         self._schema_ok = False
         self._listen_lock = threading.Lock()
-        self._listener: _Conn | None = None
+        self._listener: Conn | None = None
         self._listener_pid = 0
         # Opened before a fork, in the parent: never used, closed or collected in
         # the child (closing one there would end the parent's session).
@@ -171,11 +167,11 @@ class PostgresStore(SQLStore):
         return self._transaction("BEGIN", lock=True)
 
     def _changed(self, tx: Tx, change: Change) -> None:
-        assert isinstance(tx, _Tx)
+        assert isinstance(tx, PgTx)
         tx.notify = max(tx.notify or 0, change.seq)
 
     @contextmanager
-    def _transaction(self, begin: str, *, lock: bool, check: bool = True) -> Iterator[_Tx]:
+    def _transaction(self, begin: str, *, lock: bool, check: bool = True) -> Iterator[PgTx]:
         """One transaction on a pooled connection: committed when the block ends, else rolled back.
 
         A write (*lock*) first takes the advisory lock, and sends its
@@ -193,7 +189,7 @@ class PostgresStore(SQLStore):
                 conn.execute(
                     f"{begin}; SELECT pg_advisory_xact_lock({LOCK_KEY})" if lock else begin
                 )
-                tx = _Tx(conn)
+                tx = PgTx(conn)
                 yield tx
                 if tx.notify is not None:
                     conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, str(tx.notify)))
@@ -222,9 +218,9 @@ class PostgresStore(SQLStore):
                 raise StoreUnavailable(
                     f"{self.url}: another write held the write lock for {self.timeout:g}s"
                 ) from None
-            raise StoreUnavailable(f"{self.url}: {_one_line(e, self._password)}") from None
+            raise StoreUnavailable(f"{self.url}: {one_line(e, self._password)}") from None
         except psycopg.Error as e:
-            raise StoreError(f"{self.url}: {_one_line(e, self._password)}") from None
+            raise StoreError(f"{self.url}: {one_line(e, self._password)}") from None
 
     def _unreachable(self) -> StoreUnavailable:
         """The error for a pool that gave no connection in time: probe the server to say why."""
@@ -233,13 +229,13 @@ class PostgresStore(SQLStore):
             with psycopg.connect(self._conninfo, autocommit=True, connect_timeout=2):
                 pass
         except psycopg.Error as e:
-            why = _one_line(e, self._password)
+            why = one_line(e, self._password)
             return StoreUnavailable(f"{self.url}: cannot connect: {why}")
         return StoreUnavailable(
             f"{self.url}: no free connection within {self.timeout:g}s ({POOL_MAX} busy)"
         )
 
-    def _check_schema(self, conn: _Conn) -> None:
+    def _check_schema(self, conn: Conn) -> None:
         row = conn.execute(
             "SELECT CASE WHEN to_regclass('schema_version') IS NULL THEN -1 ELSE 0 END"
         ).fetchone()
@@ -252,7 +248,7 @@ class PostgresStore(SQLStore):
 
     # -- connections --------------------------------------------------------------------
 
-    def _the_pool(self) -> ConnectionPool[_Conn]:
+    def _the_pool(self) -> ConnectionPool[Conn]:
         """This process's pool, created (and opened) on first use, and again after a fork."""
         pid = os.getpid()
         with self._lock:
@@ -260,7 +256,7 @@ class PostgresStore(SQLStore):
                 return self._pool
             if self._pool is not None:
                 self._inherited.append(self._pool)
-            pool: ConnectionPool[_Conn] = ConnectionPool(
+            pool: ConnectionPool[Conn] = ConnectionPool(
                 self._conninfo,
                 kwargs={"autocommit": True},
                 min_size=POOL_MIN,
@@ -272,14 +268,14 @@ class PostgresStore(SQLStore):
                 # Give up a failed reconnection soon: the next call starts a new
                 # one at once, instead of waiting out a long backoff after an outage.
                 reconnect_timeout=max(self.timeout, 1.0),
-                name=f"{_POOL_NAME}-{pid}",
+                name=f"{POOL_NAME}-{pid}",
                 num_workers=2,
             )
             pool.open(wait=False)
             self._pool, self._pool_pid, self._schema_ok = pool, pid, False
             return pool
 
-    def _configure(self, conn: _Conn) -> None:
+    def _configure(self, conn: Conn) -> None:
         """Session settings of every pooled connection: bounded waits."""
         ms = max(1, int(self.timeout * 1000))
         conn.execute(
@@ -305,11 +301,11 @@ class PostgresStore(SQLStore):
                     list(conn.notifies(timeout=0.0))
             except psycopg.Error as e:
                 self._drop_listener()
-                why = _one_line(e, self._password)
+                why = one_line(e, self._password)
                 raise StoreUnavailable(f"{self.url}: listening for changes: {why}") from None
             return got
 
-    def _listening(self) -> _Conn:
+    def _listening(self) -> Conn:
         pid = os.getpid()
         if self._listener is not None and self._listener_pid != pid:
             self._inherited.append(self._listener)
@@ -324,7 +320,7 @@ class PostgresStore(SQLStore):
                 conn.close()
                 raise
         except psycopg.Error as e:
-            why = _one_line(e, self._password)
+            why = one_line(e, self._password)
             raise StoreUnavailable(f"{self.url}: listening for changes: {why}") from None
         self._listener, self._listener_pid = conn, pid
         return conn
@@ -358,84 +354,3 @@ def _after_fork_in_child(store: PostgresStore) -> None:
 
     if hasattr(os, "register_at_fork"):
         os.register_at_fork(after_in_child=renew)
-
-
-class _QuietPool(logging.Filter):
-    """Drop psycopg_pool's warning per failed (re)connection attempt of the store's pools.
-
-    The caller gets a :class:`StoreUnavailable` saying why, and logs it once
-    per outage (ADMIN-API §4), not once per attempt.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        args = record.args
-        return not (
-            isinstance(args, tuple)
-            and args
-            and isinstance(args[0], str)
-            and args[0].startswith(_POOL_NAME)
-            and record.levelno <= logging.WARNING
-        )
-
-
-logging.getLogger("psycopg.pool").addFilter(_QuietPool())
-
-
-class _Tx:
-    """:class:`~websvc.store.schema.Tx` over a psycopg connection (``?`` becomes ``%s``)."""
-
-    __slots__ = ("_conn", "notify")
-
-    def __init__(self, conn: _Conn) -> None:
-        self._conn = conn
-        self.notify: int | None = None  # the highest change seq written, if any
-
-    def one(self, sql: str, *args: object) -> tuple[Any, ...] | None:
-        return self._conn.execute(_pg(sql), args or None).fetchone()
-
-    def all(self, sql: str, *args: object) -> list[tuple[Any, ...]]:
-        return self._conn.execute(_pg(sql), args or None).fetchall()
-
-    def run(self, sql: str, *args: object) -> int:
-        return self._conn.execute(_pg(sql), args or None).rowcount
-
-
-_PG_SQL: dict[str, str] = {}
-
-
-def _pg(sql: str) -> str:
-    """*sql* with psycopg's ``%s`` for each ``?`` (the store's SQL holds no other ``?`` or ``%``)."""
-    found = _PG_SQL.get(sql)
-    if found is None:
-        found = sql.replace("?", "%s")
-        if len(_PG_SQL) < 1000:  # IN lists of every length could grow it without end
-            _PG_SQL[sql] = found
-    return found
-
-
-def _one_line(error: BaseException, password: str | None) -> str:
-    """The error's message on one line, the password (if it could be in it) as ``***``."""
-    text = " ".join(str(error).split()) or type(error).__name__
-    if password and len(password) >= 3:  # masking "a" would garble the message
-        text = text.replace(password, "***")
-    return text[:500]
-
-
-_KV_PASSWORD = re.compile(r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)")
-
-
-def _masked(conninfo: str) -> str:
-    """A URL or ``key=value`` conninfo with its password shown as ``***``."""
-    if "://" in conninfo:
-        return masked_url(conninfo)
-    return _KV_PASSWORD.sub(r"\1***", conninfo)
-
-
-def _password_in(conninfo: str) -> str | None:
-    """The password of a conninfo that libpq cannot parse, as far as it can be found."""
-    if "://" in conninfo:
-        with suppress(ValueError):
-            return urlsplit(conninfo).password
-        return None
-    found = _KV_PASSWORD.search(conninfo)
-    return found.group(2).strip("'") if found else None

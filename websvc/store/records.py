@@ -14,6 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 #: What a revision says happened to its tenant.
+__all__ = [  # what websvc.store exports of this module
+    "ACTIONS", "OUTCOMES", "AdminToken", "Audit", "AuditEntry", "Change", "Delta",
+    "Revision", "RevisionInfo", "Snapshot", "TenantData", "TenantState", "is_sha256_hex",
+]  # fmt: skip
+
 ACTIONS = ("create", "put", "rollback", "import", "settings", "delete")
 #: How an audited request ended.
 OUTCOMES = ("ok", "denied", "invalid")

@@ -22,20 +22,8 @@ from types import TracebackType
 from typing import Any
 
 from websvc.store import queries as q
+from websvc.store import records as rec
 from websvc.store.base import NoSuchRevision, NoSuchTenant, Store, StoreError, VersionConflict
-from websvc.store.records import (
-    AdminToken,
-    Audit,
-    AuditEntry,
-    Change,
-    Delta,
-    Revision,
-    RevisionInfo,
-    Snapshot,
-    TenantData,
-    TenantState,
-    is_sha256_hex,
-)
 from websvc.store.schema import Tx, utc_now
 
 
@@ -67,7 +55,7 @@ class SQLStore(Store):
     def _writing(self) -> AbstractContextManager[Tx]:
         raise NotImplementedError
 
-    def _changed(self, tx: Tx, change: Change) -> None:
+    def _changed(self, tx: Tx, change: rec.Change) -> None:
         """Called in the write transaction for each change record (PostgreSQL: NOTIFY)."""
 
     def wait_for_change(self, timeout: float) -> bool:
@@ -81,32 +69,32 @@ class SQLStore(Store):
         with self._reading() as tx:
             return q.max_seq(tx)
 
-    def changes_since(self, seq: int) -> list[Change]:
+    def changes_since(self, seq: int) -> list[rec.Change]:
         with self._reading() as tx:
             rows = tx.all(
                 "SELECT seq, tenant, version, at FROM changes WHERE seq > ? ORDER BY seq", seq
             )
-        return [Change(int(s), t, None if v is None else int(v), at) for s, t, v, at in rows]
+        return [rec.Change(int(s), t, None if v is None else int(v), at) for s, t, v, at in rows]
 
-    def delta(self, since: int) -> Delta:
+    def delta(self, since: int) -> rec.Delta:
         with self._reading() as tx:
             seq = q.max_seq(tx)
             changed = tx.all("SELECT DISTINCT tenant FROM changes WHERE seq > ?", since)
             names = sorted(row[0] for row in changed)
             rows = q.tenant_rows(tx, names)
         found = q.states(rows)
-        return Delta(seq, {name: found.get(name) for name in names})
+        return rec.Delta(seq, {name: found.get(name) for name in names})
 
-    def snapshot(self) -> Snapshot:
+    def snapshot(self) -> rec.Snapshot:
         with self._reading() as tx:
             seq = q.max_seq(tx)
             rows = tx.all(f"SELECT {q.TENANT} FROM tenants")
-        return Snapshot(seq, q.states(rows))
+        return rec.Snapshot(seq, q.states(rows))
 
-    def tenant(self, name: str) -> TenantState | None:
+    def tenant(self, name: str) -> rec.TenantState | None:
         return self.tenants([name])[name]
 
-    def tenants(self, names: Iterable[str]) -> dict[str, TenantState | None]:
+    def tenants(self, names: Iterable[str]) -> dict[str, rec.TenantState | None]:
         wanted = list(dict.fromkeys(names))
         with self._reading() as tx:
             rows = q.tenant_rows(tx, wanted)
@@ -118,14 +106,14 @@ class SQLStore(Store):
             rows = tx.all("SELECT name, version FROM tenants ORDER BY name")
         return [(name, int(version)) for name, version in rows]
 
-    def revisions(self, name: str) -> list[RevisionInfo]:
+    def revisions(self, name: str) -> list[rec.RevisionInfo]:
         with self._reading() as tx:
             rows = tx.all(
                 f"SELECT {q.REVISION} FROM revisions WHERE tenant = ? ORDER BY version DESC", name
             )
-        return [RevisionInfo(int(row[0]), *row[1:]) for row in rows]
+        return [rec.RevisionInfo(int(row[0]), *row[1:]) for row in rows]
 
-    def revision(self, name: str, version: int) -> Revision | None:
+    def revision(self, name: str, version: int) -> rec.Revision | None:
         with self._reading() as tx:
             row = tx.one(
                 f"SELECT {q.REVISION}, hosts, users, plugins, rules FROM revisions"
@@ -136,7 +124,7 @@ class SQLStore(Store):
         if row is None:
             return None
         content = {f: tuple(json.loads(text)) for f, text in zip(q.FIELDS, row[5:], strict=True)}
-        return Revision(int(row[0]), *row[1:5], data=TenantData(**content))
+        return rec.Revision(int(row[0]), *row[1:5], data=rec.TenantData(**content))
 
     def audit_entries(
         self,
@@ -145,7 +133,7 @@ class SQLStore(Store):
         actor: str | None = None,
         visible_to: str | None = None,
         limit: int = 100,
-    ) -> list[AuditEntry]:
+    ) -> list[rec.AuditEntry]:
         where: list[str] = []
         args: list[object] = []
         if tenant is not None:
@@ -165,7 +153,7 @@ class SQLStore(Store):
                 max(0, int(limit)),
             )
         return [
-            AuditEntry(
+            rec.AuditEntry(
                 id=int(r[0]),
                 at=r[1],
                 actor=r[2],
@@ -181,7 +169,7 @@ class SQLStore(Store):
         ]
 
     def find_admin_token(self, token_sha256: str) -> tuple[str, str] | None:
-        if not is_sha256_hex(token_sha256):
+        if not rec.is_sha256_hex(token_sha256):
             return None
         with self._reading() as tx:
             row = tx.one(
@@ -190,14 +178,14 @@ class SQLStore(Store):
             )
         return None if row is None else (row[0], row[1])
 
-    def admin_tokens(self, tenant: str) -> list[AdminToken]:
+    def admin_tokens(self, tenant: str) -> list[rec.AdminToken]:
         with self._reading() as tx:
             rows = tx.all(
                 "SELECT id, tenant, created_at, revoked_at FROM admin_tokens"
                 " WHERE tenant = ? ORDER BY created_at, id",
                 tenant,
             )
-        return [AdminToken(*row) for row in rows]
+        return [rec.AdminToken(*row) for row in rows]
 
     # -- writes -----------------------------------------------------------------
 
@@ -208,12 +196,12 @@ class SQLStore(Store):
         hosts: Iterable[str],
         users: Iterable[Mapping[str, str]],
         plugins: Iterable[str],
-        audit: Audit,
+        audit: rec.Audit,
         if_match: int | None = None,
     ) -> tuple[bool, int]:
         q.check_name(name)
         q.check_audit(audit)
-        given = TenantData.of(hosts=hosts, users=users, plugins=plugins)
+        given = rec.TenantData.of(hosts=hosts, users=users, plugins=plugins)
         with self._writing() as tx:
             old = q.load(tx, name)
             if if_match is not None and (old is None or old.version != if_match):
@@ -222,7 +210,7 @@ class SQLStore(Store):
                 return True, q.write_version(
                     tx, name, None, given, "create", audit, 201, self._changed
                 )
-            new = TenantData(
+            new = rec.TenantData(
                 hosts=given.hosts, users=given.users, plugins=given.plugins, rules=old.rules
             )
             if q.same(old, new):
@@ -230,7 +218,7 @@ class SQLStore(Store):
                 return False, old.version
             return False, q.write_version(tx, name, old, new, "settings", audit, 200, self._changed)
 
-    def delete_tenant(self, name: str, *, audit: Audit) -> bool:
+    def delete_tenant(self, name: str, *, audit: rec.Audit) -> bool:
         q.check_audit(audit)
         with self._writing() as tx:
             old = q.load(tx, name)
@@ -244,19 +232,19 @@ class SQLStore(Store):
         rules: Iterable[Mapping[str, Any]],
         *,
         if_match: int,
-        audit: Audit,
+        audit: rec.Audit,
         action: str = "put",
     ) -> int:
         if action not in ("put", "import"):
             raise ValueError(f"put_rules action must be 'put' or 'import', not {action!r}")
         q.check_audit(audit)
-        given = TenantData.of(rules=rules).rules
+        given = rec.TenantData.of(rules=rules).rules
         with self._writing() as tx:
             old = q.current(tx, name, if_match)
-            new = TenantData(hosts=old.hosts, users=old.users, plugins=old.plugins, rules=given)
+            new = rec.TenantData(hosts=old.hosts, users=old.users, plugins=old.plugins, rules=given)
             return q.write_version(tx, name, old, new, action, audit, 200, self._changed)
 
-    def rollback(self, name: str, to_version: int, *, if_match: int, audit: Audit) -> int:
+    def rollback(self, name: str, to_version: int, *, if_match: int, audit: rec.Audit) -> int:
         q.check_audit(audit)
         with self._writing() as tx:
             old = q.current(tx, name, if_match)
@@ -266,19 +254,21 @@ class SQLStore(Store):
             if row is None:
                 raise NoSuchRevision(name, to_version)
             rules = tuple(json.loads(row[0]))
-            new = TenantData(hosts=old.hosts, users=old.users, plugins=old.plugins, rules=rules)
+            new = rec.TenantData(hosts=old.hosts, users=old.users, plugins=old.plugins, rules=rules)
             detail = f"to version {to_version}"
             return q.write_version(
                 tx, name, old, new, "rollback", audit, 200, self._changed, detail
             )
 
-    def import_tenants(self, states: Mapping[str, TenantData], *, audit: Audit) -> list[str]:
+    def import_tenants(
+        self, states: Mapping[str, rec.TenantData], *, audit: rec.Audit
+    ) -> list[str]:
         q.check_audit(audit)
-        given: dict[str, TenantData] = {}
+        given: dict[str, rec.TenantData] = {}
         for name in sorted(states):
             q.check_name(name)
             s = states[name]
-            given[name] = TenantData.of(
+            given[name] = rec.TenantData.of(
                 hosts=s.hosts, users=s.users, plugins=s.plugins, rules=s.rules
             )
         with self._writing() as tx:
@@ -297,8 +287,8 @@ class SQLStore(Store):
                 q.audit_row(tx, audit, None, 200, utc_now())
         return changed
 
-    def add_admin_token(self, tenant: str, token_sha256: str, *, audit: Audit) -> str:
-        if not is_sha256_hex(token_sha256):
+    def add_admin_token(self, tenant: str, token_sha256: str, *, audit: rec.Audit) -> str:
+        if not rec.is_sha256_hex(token_sha256):
             raise ValueError("token_sha256 is not 64 lower-case hex digits")
         q.check_audit(audit)
         with self._writing() as tx:
@@ -318,7 +308,7 @@ class SQLStore(Store):
             q.audit_row(tx, audit, tenant, 201, at)
             return token_id
 
-    def revoke_admin_token(self, tenant: str, token_id: str, *, audit: Audit) -> bool:
+    def revoke_admin_token(self, tenant: str, token_id: str, *, audit: rec.Audit) -> bool:
         q.check_audit(audit)
         with self._writing() as tx:
             at = utc_now()
@@ -331,7 +321,7 @@ class SQLStore(Store):
                 q.audit_row(tx, audit, tenant, 204, at)
             return bool(done)
 
-    def record_audit(self, entry: Audit) -> None:
+    def record_audit(self, entry: rec.Audit) -> None:
         q.check_audit(entry)
         with self._writing() as tx:
             q.audit_row(tx, entry, None, 200, utc_now())
