@@ -10,6 +10,9 @@ tests/fleet/test_fleet.py does.
 1. **edit-to-served** across both hosts (all four workers), p50 and p99,
    with ``[store] listen = true`` (LISTEN/NOTIFY, the poll as the safety
    net) and with ``listen = false`` (poll only, ``poll_interval`` 0.25 s).
+3. **catch-up**: the hosts cut off from PostgreSQL (a TCP relay stops
+   relaying) for 30 s while the admin API writes 50 edits; from the end of
+   the cut until every worker serves the last edit.
 2. **the follower's cost**: preflight throughput (wrk, 2 s rounds,
    interleaved) of one host in store mode (its follower thread listening)
    against a file-mode host serving the same rule: the ratio of requests
@@ -19,12 +22,16 @@ tests/fleet/test_fleet.py does.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +70,74 @@ def throughput(port: int, script: Path, seconds: int = 2) -> float:
     return float(match.group(1))
 
 
+class Partition:
+    """A TCP relay between the hosts and PostgreSQL that can cut them off (a network partition).
+
+    While cut, it drops every relayed connection and refuses new ones; the
+    admin API, which connects to PostgreSQL directly, keeps writing.
+    """
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.cut = threading.Event()
+        self.pairs: list[tuple[socket.socket, socket.socket]] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            client, _ = self.listener.accept()
+            if self.cut.is_set():
+                client.close()
+                continue
+            server = socket.create_connection(self.target)
+            self.pairs.append((client, server))
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        for sock in (source, sink):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def disconnect(self) -> None:
+        self.cut.set()
+        for pair in self.pairs:
+            for sock in pair:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+        self.pairs.clear()
+
+    def reconnect(self) -> None:
+        self.cut.clear()
+
+
+def catch_up(pg: Any, seconds: float, edits: int) -> float:
+    """Seconds from the end of a *seconds*-long partition (with *edits* written meanwhile)
+    until every worker of both hosts serves the last edit."""
+    folder = Path(tempfile.mkdtemp(prefix="websvc-bench-partition-"))
+    partition = Partition((pg.host, pg.port))
+    fleet = Fleet(pg, folder, via_port=partition.port)
+    try:
+        fleet.edit(edits + 1)  # a shape the last edit below does not have
+        until_all_workers_serve(fleet, edits + 1, 5.0)
+        partition.disconnect()
+        deadline = time.monotonic() + seconds
+        for i in range(1, edits + 1):
+            fleet.edit(i)
+            time.sleep(max(0.0, (deadline - time.monotonic()) / (edits + 1 - i)))
+        time.sleep(max(0.0, deadline - time.monotonic()))
+        partition.reconnect()
+        return until_all_workers_serve(fleet, edits, 30.0)
+    finally:
+        fleet.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -86,6 +161,10 @@ def main(argv: list[str] | None = None) -> int:
                     figures.update(_follower_cost(fleet, folder, rounds))
             finally:
                 fleet.close()
+        outage, outage_edits = (10.0, 20) if args.quick else (30.0, 50)
+        figures[f"catch_up_after_{outage:.0f}s_outage_{outage_edits}_edits_ms"] = (
+            catch_up(pg, outage, outage_edits) * 1e3
+        )
     finally:
         pg.destroy()
     for key, value in figures.items():

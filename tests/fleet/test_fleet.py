@@ -67,9 +67,13 @@ operator_tokens_sha256 = ["{hashlib.sha256(OPERATOR.encode()).hexdigest()}"]
 class Fleet:
     """The database, two hosts, and the admin API."""
 
-    def __init__(self, pg: PostgresServer, folder: Path, *, listen: bool = True) -> None:
+    def __init__(
+        self, pg: PostgresServer, folder: Path, *, listen: bool = True, via_port: int = 0
+    ) -> None:
         self.pg = pg
         self.listen = listen
+        # The hosts' URL: through another port (a relay) when given; the admin's: direct.
+        self.via_port = via_port
         self.url = pg.create_database()
         self.database = self.url.rsplit("/", 1)[1]
         self.folder = folder
@@ -89,7 +93,12 @@ class Fleet:
         """A gunicorn master: host *name*, keeping its snapshot as host *snapshot_of* does."""
         config = self.folder / f"host-{name}.toml"
         snapshot = self.folder / f"snapshot-{snapshot_of or name}.json"
-        config.write_text(config_text(self.url, snapshot, self.listen))
+        url = (
+            self.url.replace(f":{self.pg.port}/", f":{self.via_port}/")
+            if self.via_port
+            else self.url
+        )
+        config.write_text(config_text(url, snapshot, self.listen))
         cmd = [sys.executable, "-m", "gunicorn", "--no-control-socket", "-c", "python:websvc.gunicorn_conf",
                "-b", "127.0.0.1:0", "-w", "2", "--log-level", "info", f'websvc:create_app("{config}")']  # fmt: skip
         return launch_gunicorn(cmd, self.folder / f"host-{name}.log", workers=2)
