@@ -126,14 +126,13 @@ class SQLStore(Store):
         content = {f: tuple(json.loads(text)) for f, text in zip(q.FIELDS, row[5:], strict=True)}
         return rec.Revision(int(row[0]), *row[1:5], data=rec.TenantData(**content))
 
-    def audit_entries(
-        self,
-        *,
-        tenant: str | None = None,
-        actor: str | None = None,
-        visible_to: str | None = None,
-        limit: int = 100,
+    def audit_entries(  # the parameters of Store.audit_entries, documented there
+        self, *, tenant: str | None = None, actor: str | None = None, **more: Any
     ) -> list[rec.AuditEntry]:
+        visible_to: str | None = more.pop("visible_to", None)
+        limit: int = more.pop("limit", 100)
+        if more:
+            raise TypeError(f"audit_entries() got unexpected arguments: {sorted(more)}")
         where: list[str] = []
         args: list[object] = []
         if tenant is not None:
@@ -189,14 +188,14 @@ class SQLStore(Store):
 
     # -- writes -----------------------------------------------------------------
 
-    def put_tenant(
+    def put_tenant(  # keyword arguments as Store.put_tenant documents them
         self,
         name: str,
         *,
-        hosts: Iterable[str],
-        users: Iterable[Mapping[str, str]],
-        plugins: Iterable[str],
         audit: rec.Audit,
+        hosts: Iterable[str],
+        plugins: Iterable[str],
+        users: Iterable[Mapping[str, str]],
         if_match: int | None = None,
     ) -> tuple[bool, int]:
         q.check_name(name)
