@@ -132,7 +132,7 @@ def store_vs_file(folder: Path, rounds: int = 15) -> tuple[float, float]:
 def edit_to_served(edits: int, folder: Path) -> list[float]:
     """Seconds from a PUT's 200 to both gunicorn workers serving it, per edit."""
     from tests.gunicorn.test_store_mode import OPERATOR as TEST_OPERATOR
-    from tests.gunicorn.test_store_mode import ask, config_text, rules
+    from tests.gunicorn.test_store_mode import ask, config_text, marker, rules
     from tests.servers import launch_gunicorn
 
     db = folder / "served.db"
@@ -154,7 +154,7 @@ def edit_to_served(edits: int, folder: Path) -> list[float]:
                               headers={**auth, "If-Match": f'"{version}"'})  # fmt: skip
             version = reply.get_json()["version"]
             saved = time.monotonic()
-            expected, seen = ", ".join(methods), set()
+            expected, seen = marker(methods), set()
             while len(seen) < 2:
                 pid, allowed = ask(server)
                 if allowed == expected:

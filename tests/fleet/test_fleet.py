@@ -34,13 +34,13 @@ ORIGIN = "https://app.fleet.example"
 AUTH = {"Authorization": f"Bearer {OPERATOR}"}
 #: The rule's methods and max age of each version the tests write: a preflight
 #: answer must show one whole version, never a mix.
-SHAPES = [(["GET", "PUT"], 100), (["GET", "PUT", "DELETE"], 200)]
-KNOWN = {(", ".join(m), str(a)) for m, a in SHAPES}
+SHAPES = [(["GET", "PUT"], 100, "X-Version-A"), (["GET", "PUT", "DELETE"], 200, "X-Version-B")]
+KNOWN = {(", ".join(m), str(a)) for m, a, _ in SHAPES}
 
 
 def rules(i: int) -> dict[str, Any]:
-    methods, age = SHAPES[i % 2]
-    return {"rules": [{"domain": "app.fleet.example", "methods": methods,
+    methods, age, marker = SHAPES[i % 2]
+    return {"rules": [{"domain": "app.fleet.example", "methods": methods, "expose_headers": [marker],
                        "allow_caching": True, "max_age": age}]}  # fmt: skip
 
 
@@ -117,8 +117,24 @@ class Fleet:
             host.stop()
 
 
-def ask(server: Server) -> tuple[str, tuple[str | None, str | None]]:
-    """(worker pid, (Allow-Methods, Max-Age)) from a preflight and a normal request, new connections."""
+def ask(server: Server) -> tuple[str, str | None]:
+    """One normal request, new connection: (the worker's pid, the version marker it exposes).
+
+    Both come from one answer, so they are the same worker's.
+    """
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+    try:
+        conn.request("GET", "/api/pid", headers={"Origin": ORIGIN, "Connection": "close"})
+        reply = conn.getresponse()
+        pid = reply.read().decode()
+        assert reply.status == 200
+        return pid, reply.getheader("Access-Control-Expose-Headers")
+    finally:
+        conn.close()
+
+
+def preflight_shape(server: Server) -> tuple[str | None, str | None]:
+    """A preflight's (Allow-Methods, Max-Age): one whole version, or nothing."""
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
     try:
         conn.request("OPTIONS", "/api/x", headers={
@@ -126,31 +142,22 @@ def ask(server: Server) -> tuple[str, tuple[str | None, str | None]]:
         reply = conn.getresponse()
         reply.read()
         assert reply.status == 200
-        shape = (
-            reply.getheader("Access-Control-Allow-Methods"),
-            reply.getheader("Access-Control-Max-Age"),
+        return reply.getheader("Access-Control-Allow-Methods"), reply.getheader(
+            "Access-Control-Max-Age"
         )
     finally:
         conn.close()
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
-    try:
-        conn.request("GET", "/api/pid", headers={"Connection": "close"})
-        pid = conn.getresponse().read().decode()
-    finally:
-        conn.close()
-    return pid, shape
 
 
 def until_all_workers_serve(fleet: Fleet, i: int, limit: float) -> float:
     """Seconds until both workers of both hosts serve version *i*'s shape (fails after *limit*)."""
-    methods, age = SHAPES[i % 2]
-    expected = (", ".join(methods), str(age))
+    expected = SHAPES[i % 2][2]
     started = time.monotonic()
     current: set[tuple[int, str]] = set()
     while len(current) < 4:
         for h, host in enumerate(fleet.hosts):
-            pid, shape = ask(host)
-            if shape == expected:
+            pid, served = ask(host)
+            if served == expected:
                 current.add((h, pid))
         waited = time.monotonic() - started
         assert waited < limit, f"after {limit} s only {sorted(current)} serve edit {i}"
@@ -200,7 +207,7 @@ def test_the_store_down_and_back(fleet: Fleet) -> None:
         # Both hosts keep serving the last version; admin writes get 503.
         for _ in range(10):
             for host in fleet.hosts:
-                assert ask(host)[1] == ("GET, PUT", "100")
+                assert ask(host)[1] == "X-Version-A"
         reply = fleet.admin.put(
             "/admin/v1/tenants/shop/cors", json=rules(1),
             headers={**AUTH, "If-Match": f'"{fleet.version}"'},
@@ -212,13 +219,13 @@ def test_the_store_down_and_back(fleet: Fleet) -> None:
         os.kill(host.worker_pids()[-1], signal.SIGKILL)
         host.wait_for_log("Booting worker", count=booted + 1)
         for _ in range(10):
-            assert ask(host)[1] == ("GET, PUT", "100")
+            assert ask(host)[1] == "X-Version-A"
         for h in fleet.hosts:
             assert h.count("store unreachable") >= 1
         # A host that boots now serves host a's snapshot file, and says so.
         late = fleet._host("late", snapshot_of="a")
         try:
-            assert ask(late)[1] == ("GET, PUT", "100")
+            assert ask(late)[1] == "X-Version-A"
             assert late.count("store unreachable at boot") >= 1
             assert late.count("serving the snapshot") >= 1
         finally:
@@ -241,7 +248,7 @@ def test_edits_under_load_never_mix_two_versions(fleet: Fleet, tmp_path: Path) -
     def sample(host: Server) -> None:
         while not stop.is_set():
             try:
-                answers.append(ask(host)[1])
+                answers.append(preflight_shape(host))
             except (OSError, AssertionError) as exc:
                 failures.append(repr(exc))
 
