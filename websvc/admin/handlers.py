@@ -13,6 +13,7 @@ import hashlib
 import json
 import secrets
 from collections.abc import Callable, Mapping
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.test import EnvironBuilder
@@ -25,7 +26,14 @@ from websvc.admin.requests import JSON, ApiError, no_such_tenant
 from websvc.config import ConfigError, check_rules
 from websvc.pipeline import decide
 from websvc.site import Identity
-from websvc.store import NoSuchRevision, NoSuchTenant, Taken, TenantState, VersionConflict
+from websvc.store import (
+    AuditEntry,
+    NoSuchRevision,
+    NoSuchTenant,
+    Taken,
+    TenantState,
+    VersionConflict,
+)
 
 if TYPE_CHECKING:
     from websvc.admin.bodies import EvaluateBody, RollbackBody, TenantBody
@@ -220,24 +228,7 @@ class Handlers:
             if tenant is not None and tenant != principal.tenant:
                 raise no_such_tenant()
             entries = self.store.audit_entries(visible_to=principal.tenant, limit=limit)
-        return answer(
-            {
-                "entries": [
-                    {
-                        "at": e.at,
-                        "actor": e.actor,
-                        "tenant": e.tenant,
-                        "method": e.method,
-                        "path": e.path,
-                        "status": e.status,
-                        "outcome": e.outcome,
-                        "request_id": e.request_id,
-                        "remote_addr": e.remote_addr,
-                    }
-                    for e in entries
-                ]
-            }
-        )
+        return answer({"entries": [_entry(e) for e in entries]})
 
     # -- private ------------------------------------------------------------
 
@@ -280,3 +271,10 @@ def _written(write: Callable[[], int]) -> int:
         return write()
     except VersionConflict as exc:
         raise ApiError(412, "someone else saved first: reload", version=exc.current) from None
+
+
+def _entry(entry: AuditEntry) -> dict[str, Any]:
+    """An audit entry as the API answers it: every field of the record but its row id."""
+    fields = asdict(entry)
+    del fields["id"]
+    return fields
