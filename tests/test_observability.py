@@ -335,3 +335,47 @@ def test_allowed_authentication_is_not_logged(caplog: pytest.LogCaptureFixture) 
     )
     assert reply.status_code == 200
     assert _auth_refusals(caplog) == []
+
+
+def test_a_repeated_refusal_is_logged_once_a_minute_with_its_count(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import websvc.events
+
+    now = [1000.0]
+    monkeypatch.setattr(websvc.events, "monotonic", lambda: now[0])
+    client = Client(websvc.create_app(_config()))
+    caplog.set_level(logging.INFO, logger="websvc")
+    refused = {"Origin": "https://other.example", "Access-Control-Request-Method": "GET"}
+    for _ in range(5):
+        client.options("/ws/x", headers=refused)
+    client.options("/ws/y", headers=refused)  # another path: another refusal
+    now[0] += 61
+    client.options("/ws/x", headers=refused)
+    client.options("/ws/x", headers=refused)
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("cors refused")]
+    assert [line.split(" reason=")[0].rsplit(" ", 1)[1] for line in lines] == [
+        "/ws/x",
+        "/ws/y",
+        "/ws/x",
+    ]
+    assert not lines[0].endswith("]") and not lines[1].endswith("]")
+    assert lines[2].endswith(" [repeated 4 times in the last 60 s]")
+
+
+def test_a_repeated_auth_refusal_is_counted_in_json(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import websvc.events
+
+    now = [1000.0]
+    monkeypatch.setattr(websvc.events, "monotonic", lambda: now[0])
+    client = Client(websvc.create_app(_config(authentication="basic", log_format="json")))
+    caplog.set_level(logging.INFO, logger="websvc")
+    bad = {"Host": "acme.test", "Authorization": "Basic " + base64.b64encode(b"u:wrong").decode()}
+    for _ in range(3):
+        assert client.get("/ws/x", headers=bad).status_code == 401
+    now[0] += 60
+    client.get("/ws/x", headers=bad)
+    lines = [json.loads(line) for line in _auth_refusals(caplog)]
+    assert [line.get("repeated") for line in lines] == [None, 2]

@@ -6,7 +6,9 @@ Every case builds a real app with :func:`websvc.create_app` (or
 case can say that a request never reached the API. Config refusals are not
 here (see ``test_config.py``). Every request is also run through
 ``websvc explain`` (:func:`websvc.tools.explain.explain_environ`), whose
-status and headers must be the wire's, byte for byte.
+status and headers must be the wire's, byte for byte; and sent twice, so
+that the second meets the pipeline's memos warm (explain uses none) and
+must get the first one's answer, byte for byte.
 
 Reading a row: a rule is written as the keys it changes from
 ``{"domain": "a.com"}``; a request as the keyword arguments of :func:`send`;
@@ -1299,8 +1301,20 @@ def send(
         environ_overrides=overrides,
     )
     explained = explain_environ(app.site, builder.get_environ())
+    before = len(api_calls)
     response = Client(app).open(builder)
+    calls = api_calls[before:]
     assert_explain_is_the_wire(explained, response)
+    # The same request again meets the pipeline's memos warm (explain uses none):
+    # the same answer, the same API calls.
+    again = Client(app).open(builder)
+    assert (again.status, list(again.headers.items()), again.get_data()) == (
+        response.status,
+        list(response.headers.items()),
+        response.get_data(),
+    )
+    assert api_calls[before + len(calls) :] == calls
+    del api_calls[before + len(calls) :]
     return response
 
 

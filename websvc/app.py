@@ -51,6 +51,7 @@ log = logging.getLogger("websvc")
 OUTCOME_KEY = "websvc.outcome"
 _ERROR_BODY = b"500 Internal Server Error\n"
 _EMPTY: list[bytes] = [b""]  # shared: a WSGI server only iterates it
+_VARY_ORIGIN = ("Vary", "Origin")
 
 
 class WebsvcApp:
@@ -119,27 +120,36 @@ class WebsvcApp:
         ):
             log_refusals(site, outcome, environ)
         if status:
-            start_response(STATUS_LINES[status], headers)  # type: ignore[arg-type]
+            start_response(STATUS_LINES[status], list(headers))
             return _EMPTY if not body else [body]
         if identity is not None:
             environ["websvc.tenant"] = identity.tenant.name
         environ["websvc.user"] = auth.user if auth is not None else None
-        responder = _Responder(start_response, headers)
+        started = False
+
+        def respond(
+            status: str, api_headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None
+        ) -> Callable[[bytes], object]:
+            """The API's ``start_response``: see :func:`with_cors`."""
+            nonlocal started
+            started = True
+            return start_response(status, with_cors(api_headers, headers), exc_info)
+
         try:
-            result = site.router(environ, responder)
-            if responder.started:
+            result = site.router(environ, respond)
+            if started:
                 return result
             # A generator API calls start_response when first iterated: start
             # it here, so an error before its first line still gets our 500.
             return _prefetched(result)
         except Exception:
             log.exception("API error on %s", safe(environ.get("PATH_INFO", "")))
-            if responder.started:
+            if started:
                 raise
             error = Response(
                 _ERROR_BODY,
                 500,
-                headers=[*outcome.headers, ("Vary", "Origin")],
+                headers=[*headers, ("Vary", "Origin")],
                 content_type="text/plain; charset=utf-8",
             )
             return error(environ, start_response)
@@ -272,37 +282,32 @@ class _WithMiddleware(WebsvcApp):
         return self.wsgi_app(environ, start_response)
 
 
-class _Responder:
-    """``start_response`` for an API: drop its ``Access-Control-*``, add ours, merge Vary."""
-
-    __slots__ = ("cors", "start_response", "started")
-
-    def __init__(self, start_response: StartResponse, cors: Iterable[tuple[str, str]]) -> None:
-        self.start_response = start_response
-        self.cors = cors
-        self.started = False
-
-    def __call__(
-        self,
-        status: str,
-        headers: list[tuple[str, str]],
-        exc_info: OptExcInfo | None = None,
-    ) -> Callable[[bytes], object]:
-        out: list[tuple[str, str]] = []
-        vary: list[str] = []
-        for header in headers:
-            if header[0][:1] in "aAvV":  # only Access-Control-* and Vary are touched
-                lower = header[0].lower()
-                if lower.startswith("access-control-"):
-                    continue
-                if lower == "vary":
-                    vary.append(header[1])
-                    continue
-            out.append(header)
-        out.extend(self.cors)
-        out.append(("Vary", _merge_vary(vary)))
-        self.started = True
-        return self.start_response(status, out, exc_info)
+def with_cors(
+    api_headers: list[tuple[str, str]], cors: Iterable[tuple[str, str]]
+) -> list[tuple[str, str]]:
+    """The API's headers without its ``Access-Control-*``, plus *cors* and a merged ``Vary``."""
+    # Only Access-Control-* and Vary are touched: most answers have neither.
+    for name, _ in api_headers:
+        if name[:1] in "aAvV":
+            break
+    else:
+        out = list(api_headers)
+        out += cors
+        out.append(_VARY_ORIGIN)
+        return out
+    vary: list[str] = []
+    out = []
+    for header in api_headers:
+        lower = header[0].lower()
+        if lower.startswith("access-control-"):
+            continue
+        if lower == "vary":
+            vary.append(header[1])
+            continue
+        out.append(header)
+    out += cors
+    out.append(("Vary", _merge_vary(vary)))
+    return out
 
 
 def _prefetched(result: Iterable[bytes]) -> Iterable[bytes]:

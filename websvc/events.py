@@ -1,7 +1,8 @@
 """The log lines of a request websvc refused: CORS and authentication.
 
 One INFO line per refusal on the ``websvc`` logger, as text or JSON
-(``[server] log_format``). Every request-controlled value (Origin, path,
+(``[server] log_format``); the same refusal again within a minute is counted
+and reported with its next line (:func:`log_refusals`). Every request-controlled value (Origin, path,
 method, user name, a plugin's free-text reason) is escaped and truncated by
 :func:`websvc.logutil.safe`, so no one can forge a log line; a token is never
 logged.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+from time import monotonic
 from typing import TYPE_CHECKING
 
 from websvc.credentials import basic_credential, boomi_auth_credential
@@ -25,51 +27,98 @@ if TYPE_CHECKING:
 log = logging.getLogger("websvc")
 
 
+#: A refusal repeated within this many seconds is counted, not logged again.
+REPEAT_WINDOW = 60.0
+#: Distinct refusals remembered per site (then the memory starts again).
+REPEAT_KEYS = 4096
+
+
 def log_refusals(site: Site, outcome: Outcome, environ: WSGIEnvironment) -> None:
-    """Log what *outcome* refused, if anything (call only when INFO is enabled)."""
+    """Log what *outcome* refused, if anything (call only when INFO is enabled).
+
+    The same refusal (tenant, origin, kind, method, path, reason; for
+    authentication: tenant, user, plugin, method, path, reason) is logged
+    once per :data:`REPEAT_WINDOW`; its repeats are counted and the next
+    line for it says how many there were (``repeated`` in JSON), so one
+    misconfigured page or a password-guessing client cannot flood the log.
+    The metrics count every refusal.
+    """
     decision, request = outcome.decision, outcome.request
     tenant = outcome.identity.tenant.name if outcome.identity is not None else None
+    path = environ.get("PATH_INFO", "")  # not request.path: a memoized request is shared
     if decision is not None and request is not None and not decision.allowed:
-        _log_event(
-            site,
-            {
-                "event": "cors_refused",
-                "tenant": safe(tenant) if tenant is not None else None,
-                "origin": safe(request.origin),
-                "kind": "preflight" if request.preflight else "normal",
-                "method": safe(request.method or ""),
-                "path": safe(request.path),
-                "reason": safe(decision.reason),
-                "detail": safe(decision.detail),
-            },
-            "cors refused: tenant={tenant} origin={origin} {kind} {method} {path}"
-            " reason={reason} ({detail})",
-        )
+        kind = "preflight" if request.preflight else "normal"
+        method = request.method or ""
+        key = ("cors", tenant, request.origin, kind, method, path, decision.reason)
+        repeated = _repeats(site, key)
+        if repeated is not None:
+            _log_event(
+                site,
+                {
+                    "event": "cors_refused",
+                    "tenant": safe(tenant) if tenant is not None else None,
+                    "origin": safe(request.origin),
+                    "kind": kind,
+                    "method": safe(method),
+                    "path": safe(path),
+                    "reason": safe(decision.reason),
+                    "detail": safe(decision.detail),
+                },
+                "cors refused: tenant={tenant} origin={origin} {kind} {method} {path}"
+                " reason={reason} ({detail})",
+                repeated,
+            )
     auth = outcome.auth
     if auth is not None and not auth.ok:
         credential = outcome.identity.credential if outcome.identity is not None else None
         if credential is None:
             credential = basic_credential(environ) or boomi_auth_credential(environ)
         user = auth.user or (credential.user if credential is not None else None)
-        _log_event(
-            site,
-            {
-                "event": "auth_refused",
-                "tenant": safe(tenant) if tenant is not None else None,
-                "user": safe(user) if user is not None else None,
-                "plugin": safe(outcome.refused_by or "-"),
-                "method": safe(environ.get("REQUEST_METHOD", "")),
-                "path": safe(environ.get("PATH_INFO", "")),
-                "reason": safe(auth.reason or "refused"),
-            },
-            "auth refused: tenant={tenant} user={user} plugin={plugin} {method} {path}"
-            " reason={reason}",
-        )
+        plugin = outcome.refused_by or "-"
+        method = environ.get("REQUEST_METHOD", "")
+        reason = auth.reason or "refused"
+        repeated = _repeats(site, ("auth", tenant, user, plugin, method, path, reason))
+        if repeated is not None:
+            _log_event(
+                site,
+                {
+                    "event": "auth_refused",
+                    "tenant": safe(tenant) if tenant is not None else None,
+                    "user": safe(user) if user is not None else None,
+                    "plugin": safe(plugin),
+                    "method": safe(method),
+                    "path": safe(path),
+                    "reason": safe(reason),
+                },
+                "auth refused: tenant={tenant} user={user} plugin={plugin} {method} {path}"
+                " reason={reason}",
+                repeated,
+            )
 
 
-def _log_event(site: Site, fields: dict[str, str | None], text: str) -> None:
+def _repeats(site: Site, key: tuple[str | None, ...]) -> int | None:
+    """None when *key* was logged within the window (now counted), else its repeats since."""
+    seen = site.refusals
+    now = monotonic()
+    entry = seen.get(key)
+    if entry is not None and now - entry[0] < REPEAT_WINDOW:
+        entry[1] += 1
+        return None
+    if len(seen) >= REPEAT_KEYS:
+        seen.clear()
+    seen[key] = [now, 0]
+    return entry[1] if entry is not None else 0
+
+
+def _log_event(site: Site, fields: dict[str, str | None], text: str, repeated: int) -> None:
     """Log *fields* (already escaped) at INFO as JSON or as the *text* template (None: -)."""
     if site.server.log_format == "json":
-        log.info("%s", json.dumps(fields, ensure_ascii=True, separators=(",", ":")))
-    else:
-        log.info("%s", text.format_map({k: "-" if v is None else v for k, v in fields.items()}))
+        record: dict[str, object] = dict(fields)
+        if repeated:
+            record["repeated"] = repeated
+        log.info("%s", json.dumps(record, ensure_ascii=True, separators=(",", ":")))
+        return
+    line = text.format_map({k: "-" if v is None else v for k, v in fields.items()})
+    if repeated:
+        line += f" [repeated {repeated} times in the last {REPEAT_WINDOW:.0f} s]"
+    log.info("%s", line)

@@ -100,7 +100,8 @@ class Hooks:
 
     def refresh(self) -> None:
         """Re-resolve every hook's implementations (after (un)registering)."""
-        self.identify_tenant = _firstresult(self._resolve("websvc_identify_tenant"))
+        identify = self._resolve("websvc_identify_tenant")
+        self.identify_tenant = _firstresult(identify)
         # With one implementation (the common case) it is called directly and
         # named here; with several, each answer names its plugin itself
         # (a refused AuthResult, every Decision).
@@ -110,7 +111,12 @@ class Hooks:
         rules = self._resolve("websvc_lookup_rule")
         self.rule_plugin = rules[0][0] if len(rules) == 1 else ""
         self.lookup_rule = _firstresult(rules, _name_decision)
-        self.emit_headers = _every(self._resolve("websvc_emit_headers"))
+        emit = self._resolve("websvc_emit_headers")
+        self.emit_headers = _every(emit)
+        # Which steps the default plugins alone answer (the pipeline memoizes those).
+        self.pure_identify = [name for name, _ in identify] == [DEFAULT_PLUGINS[0]]
+        self.pure_auth = self.auth_plugin == DEFAULT_PLUGINS[1]
+        self.pure_cors = [name for name, _ in rules + emit] == list(DEFAULT_PLUGINS[2:])
 
     def authentication_names(self) -> set[str]:
         names: set[str] = set()

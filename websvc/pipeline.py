@@ -13,7 +13,8 @@ API.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from websvc.cors import VARY_PREFLIGHT, CorsRequest, Decision
 from websvc.logutil import safe
@@ -23,7 +24,7 @@ from websvc.syntax import same_origin
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
 
-    from websvc.site import HookCalls, Identity, Site
+    from websvc.site import HookCalls, Identity, Site, Tenant
 
 #: The status line of each status websvc answers itself.
 STATUS_LINES = {
@@ -36,6 +37,7 @@ FORBIDDEN_BODY = b"403 Forbidden: cross-origin request refused\n"
 UNAUTHORIZED_BODY = b"401 Unauthorized\n"
 _TEXT = ("Content-Type", "text/plain; charset=utf-8")
 _NO_HEADERS: tuple[tuple[str, str], ...] = ()
+_NO_ENVIRON: WSGIEnvironment = MappingProxyType({})  # type: ignore[assignment]
 _UNDECIDED = Decision.refuse("no_tenant", "no plugin made a decision")
 _NO_AUTH = AuthResult(False, reason="no authentication plugin answered")
 _ASSUMED = AuthResult(True, reason="not asked (authenticate=False)")
@@ -51,6 +53,11 @@ class Outcome(NamedTuple):
     answer gets ``headers`` (the CORS headers) added. ``request`` and
     ``decision`` are None without ``Origin``; ``auth`` is None when
     authentication was not asked (a preflight, a rejected request).
+
+    An outcome may be memoized (see "the memos" below) and shared by many
+    requests: it is immutable (``headers`` is a tuple: copy it to send it),
+    and a shared ``request`` has an empty ``environ`` and the first
+    request's ``path``; read the request's own environ instead.
     """
 
     identity: Identity | None
@@ -59,7 +66,7 @@ class Outcome(NamedTuple):
     decision: Decision | None
     auth: AuthResult | None
     status: int
-    headers: list[tuple[str, str]] | tuple[tuple[str, str], ...]
+    headers: tuple[tuple[str, str], ...]
     body: bytes = b""
 
     @property
@@ -82,19 +89,57 @@ class Outcome(NamedTuple):
 _new = tuple.__new__
 
 
+#: Answers kept per site (then the memo starts again): bounds its memory.
+MEMO_SIZE = 16384
+#: Longer Origin or Access-Control-Request-Headers values are never memoized.
+MEMO_MAX_VALUE = 256
+
+
+class _Cors(NamedTuple):
+    """The CORS part of an outcome: everything but authentication."""
+
+    request: CorsRequest
+    decision: Decision
+    headers: tuple[tuple[str, str], ...]
+    status: int  # 0: on to authentication and the API
+    body: bytes
+
+
 def decide(
     site: Site,
     environ: WSGIEnvironment,
     identity: Identity | None = IDENTIFY,
     *,
     authenticate: bool = True,
+    memo: bool = True,
 ) -> Outcome:
     """Run the hooks for *environ* and say what websvc answers (see the module docstring).
 
     *identity*, when given, skips identification (``websvc explain --tenant``);
     *authenticate* False treats a normal request as authenticated (the admin
-    API's ``evaluate``, which asks about CORS, not about credentials).
+    API's ``evaluate``, which asks about CORS, not about credentials);
+    *memo* False computes every answer afresh (see "the memos" below).
     """
+    if memo and identity is IDENTIFY:
+        key = _open_key(environ)
+        if key is not None:
+            outcomes = site.outcomes
+            outcome = outcomes.get(key)
+            if outcome is None:
+                outcome = _decide(site, environ, IDENTIFY, True, True)
+                if _is_open(site, outcome):
+                    _remember(outcomes, key, outcome)
+            return outcome
+    return _decide(site, environ, identity, authenticate, memo)
+
+
+def _decide(
+    site: Site,
+    environ: WSGIEnvironment,
+    identity: Identity | None,
+    authenticate: bool,
+    memo: bool,
+) -> Outcome:
     hooks = site.hooks
     if identity is IDENTIFY:
         identity = hooks.identify_tenant(environ, site)
@@ -108,6 +153,121 @@ def decide(
         if auth.ok:
             return _new(Outcome, (identity, hooks, None, None, auth, 0, _NO_HEADERS, b""))
         return _unauthorized(identity, hooks, None, None, auth, _NO_HEADERS)
+    key = _cors_key(environ, origin, tenant) if memo and hooks.pure_cors else None
+    cors = site.answers.get(key) if key is not None else None
+    if cors is None:
+        cors = _cors(site, hooks, tenant, environ, origin)
+        # A refusal under reject_disallowed depends on Host (same-origin): never kept.
+        if key is not None and (cors.decision.allowed or not site.server.reject_disallowed):
+            _remember(site.answers, key, cors)
+    request, decision, headers, status, body = cors
+    if status:
+        return _new(Outcome, (identity, hooks, request, decision, None, status, headers, body))
+    auth = (hooks.authenticate(environ, identity, site) or _NO_AUTH) if authenticate else _ASSUMED
+    if auth.ok:
+        return _new(Outcome, (identity, hooks, request, decision, auth, 0, headers, b""))
+    return _unauthorized(identity, hooks, request, decision, auth, headers)
+
+
+# -- the memos --------------------------------------------------------------
+#
+# Where only the default plugins answer a step, their answer is a function of
+# a few request values; the pipeline keeps it per site (a new site starts
+# empty), so a repeated request costs a dictionary lookup. What is kept is what
+# the one implementation above computed: nothing is decided a second way, and
+# the tests run the spec table with the memos cold, warm and off.
+
+
+def _open_key(environ: WSGIEnvironment) -> tuple[str | None, ...] | None:
+    """The key of a whole outcome that needs no credential (None: not such a request).
+
+    Without ``Authorization`` and ``boomi_auth``, the default identification
+    reads only ``Host``; with ``authentication = "none"`` the default
+    authentication reads nothing; the CORS answer reads what
+    :func:`_cors_key` says. :func:`_is_open` checks, once the outcome is
+    known, that it was decided that way.
+    """
+    if "HTTP_AUTHORIZATION" in environ or "boomi_auth" in environ.get("QUERY_STRING", ""):
+        return None
+    host = environ.get("HTTP_HOST")
+    origin = environ.get("HTTP_ORIGIN")
+    method = environ.get("REQUEST_METHOD", "GET")
+    acrm = environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD")
+    if acrm is not None and method == "OPTIONS":
+        acrh = environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS")
+        if acrh is not None and len(acrh) > MEMO_MAX_VALUE:
+            return None
+        pna = environ.get("HTTP_ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK") == "true"
+        key: tuple[str | None, ...] = (host, origin, acrm, acrh, "pna" if pna else None)
+    else:
+        key = (host, origin, method)
+    if (origin is not None and len(origin) > MEMO_MAX_VALUE) or (
+        host is not None and len(host) > MEMO_MAX_VALUE
+    ):
+        return None
+    return key
+
+
+def _is_open(site: Site, outcome: Outcome) -> bool:
+    """Whether *outcome* depended on nothing but what :func:`_open_key` holds."""
+    identity, hooks, _, decision, _, status, _, _ = outcome
+    if not site.hooks.pure_identify or status == 401:
+        return False
+    if identity is not None and identity.tenant.rules.uses_paths:
+        return False
+    if not (hooks.pure_auth and hooks.pure_cors and site.server.authentication == "none"):
+        return False
+    return decision is None or decision.allowed or not site.server.reject_disallowed
+
+
+def _cors_key(
+    environ: WSGIEnvironment, origin: str, tenant: Tenant | None
+) -> tuple[object, ...] | None:
+    """What the default plugins' CORS answer depends on, or None: do not memoize.
+
+    With the default rule lookup and header plugins (``hooks.pure_cors``),
+    the CORS answer is a function of the tenant's compiled rules, the
+    Origin, the method, the preflight's request headers and private-network
+    flag, and the path when a rule of the tenant has ``paths``; the site's
+    settings are fixed for the site the memo belongs to. The rules object
+    stands for the tenant: a recompiled tenant is a new key.
+    """
+    rules = tenant.rules if tenant is not None else None
+    method = environ.get("REQUEST_METHOD", "GET")
+    acrm = environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD")
+    if acrm is not None and method == "OPTIONS":
+        acrh = environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS")
+        if acrh is not None and len(acrh) > MEMO_MAX_VALUE:
+            return None
+        key: tuple[object, ...] = (
+            rules,
+            origin,
+            acrm,
+            acrh,
+            environ.get("HTTP_ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK") == "true",
+        )
+    else:
+        key = (rules, origin, method)
+    if len(origin) > MEMO_MAX_VALUE:
+        return None
+    if rules is not None and rules.uses_paths:
+        return (*key, environ.get("PATH_INFO", ""))
+    return key
+
+
+def _remember(memo: dict[Any, Any], key: tuple[object, ...], value: _Cors | Outcome) -> None:
+    """Keep *value* for *key*; its request forgets its environ (no request outlives its own)."""
+    if len(memo) >= MEMO_SIZE:
+        memo.clear()
+    if value.request is not None:
+        value.request.environ = _NO_ENVIRON
+    memo[key] = value
+
+
+def _cors(
+    site: Site, hooks: HookCalls, tenant: Tenant | None, environ: WSGIEnvironment, origin: str
+) -> _Cors:
+    """Ask the rule lookup and header hooks about a request with *origin*."""
     request = CorsRequest.from_environ(environ, origin)
     decision = hooks.lookup_rule(request, tenant, site) or _UNDECIDED
     headers: list[tuple[str, str]] = []
@@ -128,16 +288,11 @@ def decide(
         headers.append(("Vary", VARY_PREFLIGHT))
         if status != 204:
             headers.append(("Content-Length", "0"))
-        return _new(Outcome, (identity, hooks, request, decision, None, status, headers, b""))
+        return _Cors(request, decision, tuple(headers), status, b"")
     if reject:
         headers += _FORBIDDEN_TAIL
-        return _new(
-            Outcome, (identity, hooks, request, decision, None, 403, headers, FORBIDDEN_BODY)
-        )
-    auth = (hooks.authenticate(environ, identity, site) or _NO_AUTH) if authenticate else _ASSUMED
-    if auth.ok:
-        return _new(Outcome, (identity, hooks, request, decision, auth, 0, headers, b""))
-    return _unauthorized(identity, hooks, request, decision, auth, headers)
+        return _Cors(request, decision, tuple(headers), 403, FORBIDDEN_BODY)
+    return _Cors(request, decision, tuple(headers), 0, b"")
 
 
 def _unauthorized(
@@ -146,10 +301,10 @@ def _unauthorized(
     request: CorsRequest | None,
     decision: Decision | None,
     auth: AuthResult,
-    cors: list[tuple[str, str]] | tuple[tuple[str, str], ...],
+    cors: tuple[tuple[str, str], ...],
 ) -> Outcome:
     """A normal request authentication refused: websvc's 401, with the CORS headers."""
-    headers = [*cors, ("WWW-Authenticate", auth.challenge), *_UNAUTHORIZED_TAIL]
+    headers = (*cors, ("WWW-Authenticate", auth.challenge), *_UNAUTHORIZED_TAIL)
     return _new(
         Outcome, (identity, hooks, request, decision, auth, 401, headers, UNAUTHORIZED_BODY)
     )

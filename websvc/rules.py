@@ -96,12 +96,14 @@ class RuleTable:
     of the Origin's host upwards), ``any_origin`` is the ``*`` rule.
     """
 
-    __slots__ = ("any_null", "any_origin", "exact", "rules", "wildcard")
+    __slots__ = ("any_null", "any_origin", "exact", "rules", "uses_paths", "wildcard")
 
     def __init__(self, rules: list[CompiledRule]) -> None:
         exact: dict[str, list[CompiledRule]] = {}
         wildcard: dict[str, list[CompiledRule]] = {}
         self.rules = tuple(rules)
+        #: Whether a rule has ``paths`` (else the path never changes a decision).
+        self.uses_paths = any(rule.paths is not None for rule in rules)
         self.any_origin: _Bucket | None = None
         self.any_null: _PathTable | None = None
         for rule in rules:

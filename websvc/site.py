@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication, WSGIEnvironment
@@ -26,7 +26,10 @@ class HookCalls(Protocol):
 
     ``auth_plugin`` and ``rule_plugin`` name the plugin that answers
     authentication and rule lookup when only one does (``""`` otherwise: a
-    refusal then names its plugin itself).
+    refusal then names its plugin itself). ``pure_identify``, ``pure_auth``
+    and ``pure_cors`` (rule lookup and header emission) are true when the
+    default plugins alone answer that step: their answers depend on known
+    parts of the request only, so the pipeline may memoize them.
     """
 
     identify_tenant: Callable[[WSGIEnvironment, Site], Identity | None]
@@ -35,6 +38,9 @@ class HookCalls(Protocol):
     emit_headers: Callable[[CorsRequest, Decision, list[tuple[str, str]]], None]
     auth_plugin: str
     rule_plugin: str
+    pure_identify: bool
+    pure_auth: bool
+    pure_cors: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +71,17 @@ class Site:
     router: WSGIApplication = field(repr=False)
     #: The store's change number this site was built from (0 in file mode).
     version: int = 0
+    #: The pipeline's memos (websvc.pipeline): new with each site.
+    answers: dict[tuple[object, ...], Any] = field(
+        init=False, default_factory=dict, repr=False, compare=False
+    )
+    outcomes: dict[tuple[str | None, ...], Any] = field(
+        init=False, default_factory=dict, repr=False, compare=False
+    )
+    #: When each recent refusal was last logged, and its repeats (websvc.events).
+    refusals: dict[tuple[str | None, ...], list[Any]] = field(
+        init=False, default_factory=dict, repr=False, compare=False
+    )
 
 
 class Identity:

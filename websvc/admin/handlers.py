@@ -199,7 +199,9 @@ class Handlers:
             headers=headers,
             base_url=self.settings.evaluate_base_url,
         ).get_environ()
-        outcome = decide(site, environ, Identity(tenant, "evaluate"), authenticate=False)
+        outcome = decide(
+            site, environ, Identity(tenant, "evaluate"), authenticate=False, memo=False
+        )
         decision = outcome.decision
         assert decision is not None
         rule = decision.rule

@@ -163,7 +163,7 @@ def explain_environ(
         if found is None:
             raise KeyError(tenant)
         identity = Identity(found, "forced")
-    outcome = decide(site, dict(environ), identity)
+    outcome = decide(site, dict(environ), identity, memo=False)
     method = environ.get("REQUEST_METHOD", "GET")
     if outcome.request is not None and outcome.request.preflight:
         method = environ["HTTP_ACCESS_CONTROL_REQUEST_METHOD"]
