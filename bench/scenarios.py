@@ -48,37 +48,46 @@ BASIC_OK = "Basic " + base64.b64encode(f"{USER}:{TOKEN}".encode()).decode()
 BASIC_BAD = "Basic " + base64.b64encode(f"{USER}:wrong-token".encode()).decode()
 
 
-def main_config(*, authentication: str = "basic", apis: bool = True) -> dict[str, Any]:
+def main_config(
+    *, authentication: str = "basic", apis: bool = True, extra_tenants: int = 0
+) -> dict[str, Any]:
     """One tenant, one user (token_sha256), ``/api`` -> ``bench.apps:raw``, one rule.
 
     ``apis=False`` is the config for :func:`websvc.wrap`: no mount, so every
-    path reaches the wrapped app directly.
+    path reaches the wrapped app directly. ``extra_tenants=N`` adds N other
+    tenants before ``acme`` (tenant ``tI``: host ``tI.tenants.test``, its own
+    user and one rule like acme's for ``https://app.tI.example.com``); acme,
+    the tenant the requests reach, is unchanged.
     """
-    config: dict[str, Any] = {
-        "server": {"authentication": authentication},
-        "tenants": {
-            "acme": {
-                "hosts": [HOST],
-                "users": [
-                    {"name": USER, "token_sha256": hashlib.sha256(TOKEN.encode()).hexdigest()}
-                ],
-                "cors": [
-                    {
-                        "domain": ORIGIN,
-                        "methods": list(METHODS),
-                        "request_headers": [CUSTOM_HEADER],
-                        "expose_headers": list(EXPOSE_HEADERS),
-                        "allow_credentials": True,
-                        "allow_caching": True,
-                        "max_age": MAX_AGE,
-                    }
-                ],
-            }
-        },
+    tenants: dict[str, Any] = {
+        f"t{i}": _tenant(
+            f"t{i}.tenants.test", f"user{i}", f"token{i}", f"https://app.t{i}.example.com"
+        )
+        for i in range(extra_tenants)
     }
+    tenants["acme"] = _tenant(HOST, USER, TOKEN, ORIGIN)
+    config: dict[str, Any] = {"server": {"authentication": authentication}, "tenants": tenants}
     if apis:
         config["apis"] = [{"path": "/api", "app": "bench.apps:raw"}]
     return config
+
+
+def _tenant(host: str, user: str, token: str, origin: str) -> dict[str, Any]:
+    return {
+        "hosts": [host],
+        "users": [{"name": user, "token_sha256": hashlib.sha256(token.encode()).hexdigest()}],
+        "cors": [
+            {
+                "domain": origin,
+                "methods": list(METHODS),
+                "request_headers": [CUSTOM_HEADER],
+                "expose_headers": list(EXPOSE_HEADERS),
+                "allow_credentials": True,
+                "allow_caching": True,
+                "max_age": MAX_AGE,
+            }
+        ],
+    }
 
 
 def minimal_app(app: Callable[..., Any] = raw) -> MinimalCors:
