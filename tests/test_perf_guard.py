@@ -2,8 +2,9 @@
 
 Generous bounds (the real targets live in ``python bench/run.py``), so a
 slow or busy CI machine does not fail them while a regression of several
-times does: websvc's allowed preflight against the hand-written minimal
-CORS middleware (bench/minimal_cors.py), and the preflight lookup with 100k
+times does: websvc's allowed preflight and GET against the hand-written
+minimal CORS middleware (bench/minimal_cors.py), each of the five rows of
+the peer comparison against wsgicors, and the preflight lookup with 100k
 origins over 10k tenants against the same lookup with one origin.
 Subjects are timed interleaved, round-robin, median of the per-round ratios.
 """
@@ -58,6 +59,45 @@ def test_preflight_and_get_stay_close_to_minimal_middleware() -> None:
     assert _ratio(w_pre, m_pre) <= 6, (w_pre.median, m_pre.median)
     # An authenticated GET also decodes Basic and hashes the token: wider bound.
     assert _ratio(w_get, m_get) <= 15, (w_get.median, m_get.median)
+
+
+#: websvc (auth none, wrap) over wsgicors per row: about twice what bench/run.py measures.
+PEER_BOUNDS = {
+    "no-Origin GET": 6.0,
+    "allowed GET": 4.0,
+    "refused GET": 5.0,
+    "allowed preflight": 2.0,
+    "refused preflight": 3.0,
+}
+
+
+def test_each_row_stays_close_to_wsgicors() -> None:
+    from bench.apps import raw
+    from bench.wsgicors_app import PREFLIGHT_STATUS, wsgicors_app
+    from websvc import wrap
+
+    app = wrap(raw, scenarios.main_config(authentication="none", apis=False))
+    peer = wsgicors_app(raw)
+    requests = {
+        "no-Origin GET": (scenarios.get(None, authorization=None), False),
+        "allowed GET": (scenarios.get(authorization=None), True),
+        "refused GET": (scenarios.get(scenarios.REFUSED_ORIGIN, authorization=None), False),
+        "allowed preflight": (scenarios.preflight(), True),
+        "refused preflight": (scenarios.preflight(scenarios.REFUSED_ORIGIN), False),
+    }
+    pairs = []
+    for row, (environ, acao) in requests.items():
+        status = PREFLIGHT_STATUS if row.endswith("preflight") else 200
+        pairs.append(
+            (
+                Subject(f"websvc {row}", app, [environ], 200, acao),
+                Subject(f"wsgicors {row}", peer, [environ], status, acao),
+            )
+        )
+    _measure([subject for pair in pairs for subject in pair])
+    ratios = {ours.name: round(_ratio(ours, theirs), 2) for ours, theirs in pairs}
+    for (ours, _), bound in zip(pairs, PEER_BOUNDS.values(), strict=True):
+        assert ratios[ours.name] <= bound, ratios
 
 
 @pytest.fixture(scope="module")

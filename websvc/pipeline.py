@@ -37,7 +37,8 @@ FORBIDDEN_BODY = b"403 Forbidden: cross-origin request refused\n"
 UNAUTHORIZED_BODY = b"401 Unauthorized\n"
 _TEXT = ("Content-Type", "text/plain; charset=utf-8")
 _NO_HEADERS: tuple[tuple[str, str], ...] = ()
-_NO_ENVIRON: WSGIEnvironment = MappingProxyType({})  # type: ignore[assignment]
+#: The environ of a memoized request, shared by many (an empty, read-only mapping).
+SHARED: WSGIEnvironment = MappingProxyType({})  # type: ignore[assignment]
 _UNDECIDED = Decision.refuse("no_tenant", "no plugin made a decision")
 _NO_AUTH = AuthResult(False, reason="no authentication plugin answered")
 _ASSUMED = AuthResult(True, reason="not asked (authenticate=False)")
@@ -91,7 +92,7 @@ _new = tuple.__new__
 
 #: Answers kept per site (then the memo starts again): bounds its memory.
 MEMO_SIZE = 16384
-#: Longer Origin or Access-Control-Request-Headers values are never memoized.
+#: A request with a longer Host, Origin, path or preflight header is not memoized.
 MEMO_MAX_VALUE = 256
 
 
@@ -120,16 +121,31 @@ def decide(
     API's ``evaluate``, which asks about CORS, not about credentials);
     *memo* False computes every answer afresh (see "the memos" below).
     """
-    if memo and identity is IDENTIFY:
-        key = _open_key(environ)
-        if key is not None:
-            outcomes = site.outcomes
-            outcome = outcomes.get(key)
-            if outcome is None:
-                outcome = _decide(site, environ, IDENTIFY, True, True)
-                if _is_open(site, outcome):
-                    _remember(outcomes, key, outcome)
-            return outcome
+    if (
+        memo
+        and identity is IDENTIFY
+        and "HTTP_AUTHORIZATION" not in environ
+        and "boomi_auth" not in environ.get("QUERY_STRING", "")
+    ):
+        # The whole outcome of a request without credentials (see "the memos").
+        method = environ.get("REQUEST_METHOD", "GET")
+        acrm = environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD")
+        if acrm is not None and method == "OPTIONS":
+            key: tuple[str | None, ...] = (
+                environ.get("HTTP_HOST"),
+                environ.get("HTTP_ORIGIN"),
+                acrm,
+                environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS"),
+                environ.get("HTTP_ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK"),
+            )
+        else:
+            key = (environ.get("HTTP_HOST"), environ.get("HTTP_ORIGIN"), method)
+        outcome = site.outcomes.get(key)
+        if outcome is None:
+            outcome = _decide(site, environ, IDENTIFY, True, True)
+            if _is_open(site, outcome) and _short(key):
+                _remember(site.outcomes, key, outcome)
+        return outcome
     return _decide(site, environ, identity, authenticate, memo)
 
 
@@ -158,7 +174,11 @@ def _decide(
     if cors is None:
         cors = _cors(site, hooks, tenant, environ, origin)
         # A refusal under reject_disallowed depends on Host (same-origin): never kept.
-        if key is not None and (cors.decision.allowed or not site.server.reject_disallowed):
+        if (
+            key is not None
+            and (cors.decision.allowed or not site.server.reject_disallowed)
+            and _short(key[1:])
+        ):
             _remember(site.answers, key, cors)
     request, decision, headers, status, body = cors
     if status:
@@ -178,38 +198,20 @@ def _decide(
 # the tests run the spec table with the memos cold, warm and off.
 
 
-def _open_key(environ: WSGIEnvironment) -> tuple[str | None, ...] | None:
-    """The key of a whole outcome that needs no credential (None: not such a request).
-
-    Without ``Authorization`` and ``boomi_auth``, the default identification
-    reads only ``Host``; with ``authentication = "none"`` the default
-    authentication reads nothing; the CORS answer reads what
-    :func:`_cors_key` says. :func:`_is_open` checks, once the outcome is
-    known, that it was decided that way.
-    """
-    if "HTTP_AUTHORIZATION" in environ or "boomi_auth" in environ.get("QUERY_STRING", ""):
-        return None
-    host = environ.get("HTTP_HOST")
-    origin = environ.get("HTTP_ORIGIN")
-    method = environ.get("REQUEST_METHOD", "GET")
-    acrm = environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD")
-    if acrm is not None and method == "OPTIONS":
-        acrh = environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS")
-        if acrh is not None and len(acrh) > MEMO_MAX_VALUE:
-            return None
-        pna = environ.get("HTTP_ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK") == "true"
-        key: tuple[str | None, ...] = (host, origin, acrm, acrh, "pna" if pna else None)
-    else:
-        key = (host, origin, method)
-    if (origin is not None and len(origin) > MEMO_MAX_VALUE) or (
-        host is not None and len(host) > MEMO_MAX_VALUE
-    ):
-        return None
-    return key
+def _short(key: tuple[str | None, ...]) -> bool:
+    """Whether no value of *key* is too long to keep (bounds the memos' memory)."""
+    return all(value is None or len(value) <= MEMO_MAX_VALUE for value in key)
 
 
 def _is_open(site: Site, outcome: Outcome) -> bool:
-    """Whether *outcome* depended on nothing but what :func:`_open_key` holds."""
+    """Whether *outcome* of a request without credentials depended on its key alone.
+
+    That key (in :func:`decide`) is Host, Origin, the method and the
+    preflight headers: all that the default identification reads without a
+    credential (Host), the default authentication with ``authentication =
+    "none"`` (nothing), and the CORS answer of a tenant whose rules have no
+    ``paths`` (see :func:`_cors_key`).
+    """
     identity, hooks, _, decision, _, status, _, _ = outcome
     if not site.hooks.pure_identify or status == 401:
         return False
@@ -220,36 +222,27 @@ def _is_open(site: Site, outcome: Outcome) -> bool:
     return decision is None or decision.allowed or not site.server.reject_disallowed
 
 
-def _cors_key(
-    environ: WSGIEnvironment, origin: str, tenant: Tenant | None
-) -> tuple[object, ...] | None:
-    """What the default plugins' CORS answer depends on, or None: do not memoize.
+def _cors_key(environ: WSGIEnvironment, origin: str, tenant: Tenant | None) -> tuple[Any, ...]:
+    """What the default plugins' CORS answer depends on (``hooks.pure_cors``).
 
-    With the default rule lookup and header plugins (``hooks.pure_cors``),
-    the CORS answer is a function of the tenant's compiled rules, the
+    The tenant's compiled rules (a recompiled tenant is a new key), the
     Origin, the method, the preflight's request headers and private-network
     flag, and the path when a rule of the tenant has ``paths``; the site's
-    settings are fixed for the site the memo belongs to. The rules object
-    stands for the tenant: a recompiled tenant is a new key.
+    settings are fixed for the site the memo belongs to.
     """
     rules = tenant.rules if tenant is not None else None
     method = environ.get("REQUEST_METHOD", "GET")
     acrm = environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD")
     if acrm is not None and method == "OPTIONS":
-        acrh = environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS")
-        if acrh is not None and len(acrh) > MEMO_MAX_VALUE:
-            return None
-        key: tuple[object, ...] = (
+        key: tuple[Any, ...] = (
             rules,
             origin,
             acrm,
-            acrh,
-            environ.get("HTTP_ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK") == "true",
+            environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS"),
+            environ.get("HTTP_ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK"),
         )
     else:
         key = (rules, origin, method)
-    if len(origin) > MEMO_MAX_VALUE:
-        return None
     if rules is not None and rules.uses_paths:
         return (*key, environ.get("PATH_INFO", ""))
     return key
@@ -260,7 +253,7 @@ def _remember(memo: dict[Any, Any], key: tuple[object, ...], value: _Cors | Outc
     if len(memo) >= MEMO_SIZE:
         memo.clear()
     if value.request is not None:
-        value.request.environ = _NO_ENVIRON
+        value.request.environ = SHARED
     memo[key] = value
 
 

@@ -79,7 +79,7 @@ class Site:
         init=False, default_factory=dict, repr=False, compare=False
     )
     #: When each recent refusal was last logged, and its repeats (websvc.events).
-    refusals: dict[tuple[str | None, ...], list[Any]] = field(
+    refusals: dict[tuple[object, ...], list[Any]] = field(
         init=False, default_factory=dict, repr=False, compare=False
     )
 
