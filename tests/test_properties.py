@@ -753,3 +753,37 @@ def test_pipeline_never_fails_and_emits_only_allowed_cors_headers(req: dict[str,
     else:
         assert "access-control-allow-methods" not in cors
         assert "access-control-max-age" not in cors
+
+
+# -- (e) the ASCII fast path of to_ascii is the idna codec ----------------------
+
+
+def _codec(host: str) -> str | None:
+    try:
+        return host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return None
+
+
+def _ours(host: str) -> str | None:
+    from websvc.syntax import to_ascii
+
+    try:
+        return to_ascii(host)
+    except UnicodeError:
+        return None
+
+
+@given(
+    st.lists(
+        st.one_of(st.text("aZ0-_", max_size=3), st.just("a" * 63), st.just("b" * 64)),
+        max_size=5,
+    ).map(".".join)
+    | st.text("a.-", max_size=8)
+)
+@example("")
+@example(".")
+@example("a.")
+@example("a..")
+def test_to_ascii_on_ascii_is_the_idna_codec(host: str) -> None:
+    assert _ours(host) == _codec(host)
