@@ -198,20 +198,24 @@ def compile_rule(
     """Compile one validated rule into lookup sets and pre-rendered headers.
 
     *shared* (one dict per config build) makes equal sets and header tuples
-    of different rules one object: 100k rules mostly repeat a few shapes.
+    of different rules one object, and computes them once per shape: 100k
+    rules mostly repeat a few shapes.
     """
-    methods = tuple(dict.fromkeys(rule.methods))
-    names = [h.lower() for h in default_request_headers + rule.request_headers]
-    any_header = "*" in names
-    expose = tuple({h.lower(): h for h in default_expose_headers + rule.expose_headers}.values())
-    preflight: list[tuple[str, str]] = [("Access-Control-Allow-Methods", ", ".join(methods))]
-    actual: list[tuple[str, str]] = []
-    if rule.allow_credentials:
-        preflight.append(("Access-Control-Allow-Credentials", "true"))
-        actual.append(("Access-Control-Allow-Credentials", "true"))
-    preflight.append(("Access-Control-Max-Age", str(rule.max_age) if rule.allow_caching else "0"))
-    if expose:
-        actual.append(("Access-Control-Expose-Headers", ", ".join(expose)))
+    shape = (
+        "rule shape",  # keys of their own in *shared*, which also holds the parts
+        rule.methods,
+        default_request_headers + rule.request_headers,
+        default_expose_headers + rule.expose_headers,
+        rule.allow_credentials,
+        rule.max_age if rule.allow_caching else None,
+    )
+    parts = shared.get(shape) if shared is not None else None
+    if parts is None:
+        parts = _shape_parts(*shape[1:])
+        if shared is not None:
+            parts = tuple(p if isinstance(p, bool) else _one_copy(shared, p) for p in parts)
+            shared[shape] = parts
+    methods, request_headers, any_header, preflight, actual = parts
     return CompiledRule(
         label=label,
         index=index,
@@ -220,13 +224,41 @@ def compile_rule(
         any_origin=rule.allow_any_origin,
         pairs=_one_copy(shared, rule.pairs),
         paths=_one_copy(shared, rule.paths),
-        methods=_one_copy(shared, frozenset(methods)),
-        request_headers=_one_copy(shared, frozenset(n for n in names if n != "*")),
+        methods=methods,
+        request_headers=request_headers,
         any_header=any_header,
         allow_credentials=rule.allow_credentials,
         allow_private_network=rule.allow_private_network,
-        preflight_headers=_one_copy(shared, tuple(preflight)),
-        actual_headers=_one_copy(shared, tuple(actual)),
+        preflight_headers=preflight,
+        actual_headers=actual,
+    )
+
+
+def _shape_parts(
+    methods_listed: tuple[str, ...],
+    request_headers: tuple[str, ...],
+    expose_headers: tuple[str, ...],
+    credentials: bool,
+    max_age: int | None,
+) -> tuple[Any, ...]:
+    """The lookup sets and header tuples of a rule of this shape (see compile_rule)."""
+    methods = tuple(dict.fromkeys(methods_listed))
+    names = [h.lower() for h in request_headers]
+    expose = tuple({h.lower(): h for h in expose_headers}.values())
+    preflight: list[tuple[str, str]] = [("Access-Control-Allow-Methods", ", ".join(methods))]
+    actual: list[tuple[str, str]] = []
+    if credentials:
+        preflight.append(("Access-Control-Allow-Credentials", "true"))
+        actual.append(("Access-Control-Allow-Credentials", "true"))
+    preflight.append(("Access-Control-Max-Age", str(max_age) if max_age is not None else "0"))
+    if expose:
+        actual.append(("Access-Control-Expose-Headers", ", ".join(expose)))
+    return (
+        frozenset(methods),
+        frozenset(n for n in names if n != "*"),
+        "*" in names,
+        tuple(preflight),
+        tuple(actual),
     )
 
 

@@ -63,7 +63,7 @@ class _Bucket:
         any_port: dict[str, list[CompiledRule]] = {}
         fixed: dict[tuple[str, int], list[CompiledRule]] = {}
         for rule in rules:
-            for scheme, port in sorted(rule.pairs, key=str):
+            for scheme, port in rule.pairs:  # the order of keys does not matter
                 if port is None:
                     any_port.setdefault(scheme, []).append(rule)
                 else:

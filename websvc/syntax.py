@@ -305,7 +305,8 @@ def normalise_host(host: str) -> str | None:
     if host.startswith("["):
         return serialize_ipv6(host[1:-1]) if host.endswith("]") else None
     try:
-        ascii_host = to_ascii(host).lower()
+        # ASCII needs no encoding: the pattern below checks what the codec would.
+        ascii_host = host.lower() if host.isascii() else to_ascii(host).lower()
     except UnicodeError:
         return None
     if not _HOSTNAME.fullmatch(ascii_host):
