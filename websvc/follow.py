@@ -107,10 +107,15 @@ class Follower:
         )
         return self._site_now
 
-    def poll(self) -> bool:
-        """Apply what changed since the last look; True when the site changed."""
-        seq = self.store.change_seq()
-        self._reached()
+    def poll(self, seq: int | None = None) -> bool:
+        """Apply what changed since the last look; True when the site changed.
+
+        *seq* is the store's change seq if just read (by ``watch``); None: read it now.
+        """
+        if seq is None:
+            seq = self.store.change_seq()
+        if self._reached():  # back after an outage: resynchronised from a newer read
+            return True
         if seq == self.seq:
             return False
         if seq < self.seq:  # the store went backwards (restored): read it all again
@@ -185,18 +190,30 @@ class Follower:
 
     def _run(self) -> None:
         """Poll every ``poll_interval``; with notifications (PostgreSQL's LISTEN),
-        poll as soon as one arrives, the interval being the safety net."""
+        poll as soon as one arrives, the interval being the safety net.
+
+        This thread shares the GIL with the requests: each wake-up takes it
+        from them. PostgreSQL's ``watch`` waits and reads the change seq on a
+        connection of its own in two calls that block with the GIL released
+        (a ``poll()`` of its socket, one ``PQexec``), so a quiet interval costs
+        two wake-ups and a few lines of Python (bench/fleet.py measures it).
+        """
         wait = self.interval
+        watch = getattr(self.store, "watch", None)  # PostgreSQL
         listen = getattr(self.store, "wait_for_change", None) if self.listen else None
         while not self._stop.is_set():
             try:
-                if listen is not None and self.reachable and wait == self.interval:
+                seq = None
+                steady = self.reachable and wait == self.interval
+                if watch is not None and steady:
+                    seq = watch(wait, listen=self.listen)  # early at a notification
+                elif listen is not None and steady:
                     listen(wait)  # returns at a notification, or after *wait*
                 elif self._stop.wait(wait):
                     return
                 if self._stop.is_set():
                     return
-                self.poll()
+                self.poll(seq)
                 wait = self.interval
             except StoreError as exc:  # retried with backoff, logged once per outage
                 self._unreachable(exc)
@@ -280,12 +297,16 @@ class Follower:
             log.error("store: tenant %s: %s", safe(tconf.name), safe(why, 2000))
         return tenant
 
-    def _reached(self) -> None:
-        if not self.reachable:
-            log.warning("store reachable again after %.1f s: resync", self.staleness())
-            self.reachable = True
-            self.publish(self.load())
+    def _reached(self) -> bool:
+        """The store answered: after an outage, resynchronise (True)."""
+        if self.reachable:
+            self.last_ok = time.monotonic()
+            return False
+        log.warning("store reachable again after %.1f s: resync", self.staleness())
+        self.reachable = True
+        self.publish(self.load())
         self.last_ok = time.monotonic()
+        return True
 
     def _unreachable(self, exc: StoreError) -> None:
         if self.reachable:  # once per outage, not per attempt

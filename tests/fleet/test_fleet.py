@@ -28,6 +28,7 @@ from werkzeug.test import Client
 from tests.servers import Server, launch_gunicorn
 from tests.store.pg import PostgresServer, start_server
 from websvc.admin import create_app as create_admin_app
+from websvc.store.postgres import LISTENER_NAME, POLLER_NAME
 
 OPERATOR = "fleet-operator"
 ORIGIN = "https://app.fleet.example"
@@ -44,7 +45,7 @@ def rules(i: int) -> dict[str, Any]:
                        "allow_caching": True, "max_age": age}]}  # fmt: skip
 
 
-def config_text(url: str, snapshot: Path, listen: bool = True) -> str:
+def config_text(url: str, snapshot: Path, listen: bool = True, poll_interval: float = 0.25) -> str:
     return f"""
 [server]
 authentication = "none"
@@ -55,7 +56,7 @@ app = "tests.gunicorn.pid_api:app"
 
 [store]
 url = "{url}"
-poll_interval = 0.25
+poll_interval = {poll_interval}
 listen = {"true" if listen else "false"}
 snapshot_path = "{snapshot}"
 
@@ -91,14 +92,18 @@ class Fleet:
 
     def _host(self, name: str, snapshot_of: str | None = None) -> Server:
         """A gunicorn master: host *name*, keeping its snapshot as host *snapshot_of* does."""
-        config = self.folder / f"host-{name}.toml"
         snapshot = self.folder / f"snapshot-{snapshot_of or name}.json"
         url = (
             self.url.replace(f":{self.pg.port}/", f":{self.via_port}/")
             if self.via_port
             else self.url
         )
-        config.write_text(config_text(url, snapshot, self.listen))
+        return self.launch(name, config_text(url, snapshot, self.listen))
+
+    def launch(self, name: str, text: str) -> Server:
+        """A gunicorn master (2 workers) serving the config *text*, as host *name*."""
+        config = self.folder / f"host-{name}.toml"
+        config.write_text(text)
         cmd = [sys.executable, "-m", "gunicorn", "--no-control-socket", "-c", "python:websvc.gunicorn_conf",
                "-b", "127.0.0.1:0", "-w", "2", "--log-level", "info", f'websvc:create_app("{config}")']  # fmt: skip
         return launch_gunicorn(cmd, self.folder / f"host-{name}.log", workers=2)
@@ -188,6 +193,23 @@ def test_an_edit_on_one_host_is_served_by_all_four_workers_within_a_second(fleet
         fleet.edit(i)
         latencies.append(until_all_workers_serve(fleet, i, 1.0))
     print("edit-to-served across 2 hosts x 2 workers (s):", [round(x, 3) for x in latencies])
+
+
+def test_poll_only_every_worker_serves_an_edit_within_a_second(
+    pg: PostgresServer, tmp_path: Path
+) -> None:
+    fleet = Fleet(pg, tmp_path, listen=False)  # [store] listen = false: behind a pooler
+    try:
+        for i in range(3):
+            fleet.edit(i)
+            until_all_workers_serve(fleet, i, 1.0)
+        with pg.admin(fleet.database) as conn:
+            names = [
+                row[0] for row in conn.execute("SELECT application_name FROM pg_stat_activity")
+            ]
+        assert names.count(POLLER_NAME) == 4 and LISTENER_NAME not in names
+    finally:
+        fleet.close()
 
 
 def test_a_lost_notification_still_leads_to_the_edit_within_a_second(fleet: Fleet) -> None:

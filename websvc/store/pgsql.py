@@ -1,17 +1,23 @@
-"""PostgreSQL glue for :mod:`websvc.store.postgres`: the cursor adapter, error lines, masking.
+"""PostgreSQL glue for :mod:`websvc.store.postgres`: the cursor adapter, the follower's
+connection, error lines, masking.
 
-Nothing here holds state but a small cache of translated statements.
+Nothing here holds state but a small cache of translated statements (and each
+:class:`Watcher`, its connection).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import re
+import select
+import time
 from contextlib import suppress
 from typing import Any
 from urllib.parse import urlsplit
 
 import psycopg
+from psycopg import pq
 
 from websvc.store.base import masked_url
 
@@ -59,6 +65,64 @@ class PgTx:
 
     def run(self, sql: str, *args: object) -> int:
         return self._conn.execute(pg_sql(sql), args or None).rowcount
+
+
+class Watcher:
+    """The follower's connection (autocommit, outside the pool): ``LISTEN`` and the change seq.
+
+    A worker's follower thread runs beside the request path and shares its
+    GIL: every time the thread wakes it takes the GIL from the thread serving
+    requests (a hand-off both ways, and on a busy host a wait for a CPU). So
+    each call here is one libpq call that blocks with the GIL released: a
+    wait is one ``poll()`` of the socket for the whole timeout (not
+    psycopg's ``notifies()``, which wakes every 0.1 s), a read one ``PQexec``
+    (not a pooled transaction: a check, ``BEGIN``, the query, ``COMMIT``).
+    """
+
+    def __init__(self, conn: Conn) -> None:
+        self.conn = conn
+        self.pgconn = conn.pgconn
+        self.listening = False
+        self._poll = select.poll()
+        self._poll.register(self.pgconn.socket, select.POLLIN)
+
+    def listen(self, channel: str) -> None:
+        if not self.listening:
+            self._exec(f"LISTEN {channel}")
+            self.listening = True
+
+    def wait(self, timeout: float) -> bool:
+        """True when a notification came: one libpq already holds (received during a
+        query) at once, else the first within *timeout* seconds; all of them count once."""
+        deadline = time.monotonic() + timeout
+        while not self._notified():
+            left = deadline - time.monotonic()
+            if not self._poll.poll(math.ceil(max(0.0, left) * 1000)):
+                return False
+            self.pgconn.consume_input()  # at the end of the stream: raises
+        return True
+
+    def value(self, sql: str) -> int:
+        """The integer *sql* (one row, one column) answers; NULL is 0."""
+        found = self._exec(sql).get_value(0, 0)
+        return int(found) if found is not None else 0
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def _exec(self, sql: str) -> pq.abc.PGresult:
+        result = self.pgconn.exec_(sql.encode())
+        if result.status not in (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK):
+            raise psycopg.OperationalError(
+                pq.error_message(result) or pq.error_message(self.pgconn)
+            )
+        return result
+
+    def _notified(self) -> bool:
+        got = False
+        while self.pgconn.notifies() is not None:
+            got = True
+        return got
 
 
 _PG_SQL: dict[str, str] = {}

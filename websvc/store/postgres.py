@@ -28,13 +28,16 @@ Connections come from a small :class:`psycopg_pool.ConnectionPool` (1 to 4,
 checked before each use), created on first use in each process, so a store
 opened before a ``fork`` opens its own in the child and never touches the
 parent's sockets. :meth:`PostgresStore.wait_for_change` ``LISTEN``\\ s on a
-connection of its own, outside the pool.
+connection of its own, outside the pool; :meth:`PostgresStore.watch`, a
+worker's follower's one call per ``poll_interval``, waits and reads the change
+seq on it.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+import time
 import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
@@ -46,7 +49,8 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from websvc.store.base import StoreError, StoreUnavailable, masked_url
-from websvc.store.pgsql import POOL_NAME, Conn, PgTx, masked, one_line, password_in
+from websvc.store.pgsql import POOL_NAME, Conn, PgTx, Watcher, masked, one_line, password_in
+from websvc.store.queries import MAX_SEQ
 from websvc.store.records import Change
 from websvc.store.schema import MIGRATIONS, Migration, Tx, check_version, migrate
 from websvc.store.sql import SQLStore
@@ -57,8 +61,9 @@ CHANNEL = "websvc_changes"
 LOCK_KEY = int.from_bytes(b"websvc", "big")
 #: The pool's bounds: the admin app's threads share a few connections.
 POOL_MIN, POOL_MAX = 1, 4
-#: ``application_name`` of the listening connection (``pg_stat_activity`` shows it).
-LISTENER_NAME = "websvc listen"
+#: ``application_name`` of a worker's own connection (``pg_stat_activity`` shows it):
+#: listening, or polling only (``[store] listen = false``).
+LISTENER_NAME, POLLER_NAME = "websvc listen", "websvc poll"
 
 #: libpq options a URL may override. Keepalives notice a dead peer on an idle
 #: connection (the listener's, a pooled one) in about 25 s, not TCP's 2 hours;
@@ -106,7 +111,7 @@ class PostgresStore(SQLStore):
         self._pool_pid = 0
         self._schema_ok = False
         self._listen_lock = threading.Lock()
-        self._listener: Conn | None = None
+        self._listener: Watcher | None = None
         self._listener_pid = 0
         # Opened before a fork, in the parent: never used, closed or collected in
         # the child (closing one there would end the parent's session).
@@ -282,7 +287,7 @@ class PostgresStore(SQLStore):
             f"SET lock_timeout = {ms}; SET idle_in_transaction_session_timeout = {max(ms, 60_000)}"
         )
 
-    # -- notifications --------------------------------------------------------------------
+    # -- the follower's connection: notifications and the change seq ----------------------
 
     def wait_for_change(self, timeout: float) -> bool:
         """Wait up to *timeout* seconds for a write's notification; True when one came.
@@ -293,47 +298,70 @@ class PostgresStore(SQLStore):
         raises :class:`StoreUnavailable`; the next call connects again.
         Call it from one thread (the others wait their turn).
         """
-        with self._listen_lock:
-            conn = self._listening()
-            try:
-                got = bool(list(conn.notifies(timeout=max(0.0, timeout), stop_after=1)))
-                if got:  # take the others that came with it
-                    list(conn.notifies(timeout=0.0))
-            except psycopg.Error as e:
-                self._drop_listener()
-                why = one_line(e, self._password)
-                raise StoreUnavailable(f"{self.url}: listening for changes: {why}") from None
-            return got
+        with self._listen_lock, self._watching(listen=True) as watcher:
+            return watcher.wait(max(0.0, timeout))
 
-    def _listening(self) -> Conn:
+    def watch(self, timeout: float, *, listen: bool = True) -> int:
+        """The follower's look, once per ``poll_interval``: the change seq after a wait.
+
+        With *listen*, :meth:`wait_for_change` (up to *timeout*, less when a
+        notification comes); without (poll only: a pooler in transaction
+        mode), a sleep of *timeout*. Then :meth:`change_seq`, read on the same
+        connection (one statement, no pool). The data plane's only steady cost
+        of following the store: two wake-ups per interval (see
+        :class:`~websvc.store.pgsql.Watcher`).
+        """
+        if not listen:
+            time.sleep(max(0.0, timeout))
+        with self._listen_lock, self._watching(listen) as watcher:
+            if listen:
+                watcher.wait(max(0.0, timeout))
+            return watcher.value(MAX_SEQ)
+
+    @contextmanager
+    def _watching(self, listen: bool) -> Iterator[Watcher]:
+        """This process's follower connection, opened (and ``LISTEN``\\ ing) if need be.
+
+        Any error drops it (the next call connects again) and raises
+        :class:`StoreUnavailable`.
+        """
+        try:
+            watcher = self._watcher(listen)
+            if listen:
+                watcher.listen(CHANNEL)
+            yield watcher
+        except psycopg.Error as e:
+            self._drop_listener()
+            why = one_line(e, self._password)
+            doing = "listening for" if listen else "polling"
+            raise StoreUnavailable(f"{self.url}: {doing} changes: {why}") from None
+
+    def _watcher(self, listen: bool) -> Watcher:
         pid = os.getpid()
         if self._listener is not None and self._listener_pid != pid:
             self._inherited.append(self._listener)
             self._listener = None
-        if self._listener is not None and not self._listener.closed:
+        if self._listener is not None and not self._listener.conn.closed:
             return self._listener
+        name = LISTENER_NAME if listen else POLLER_NAME
+        conn = psycopg.connect(self._conninfo, autocommit=True, application_name=name)
         try:
-            conn = psycopg.connect(self._conninfo, autocommit=True, application_name=LISTENER_NAME)
-            try:
-                conn.execute(f"LISTEN {CHANNEL}")
-            except BaseException:
-                conn.close()
-                raise
-        except psycopg.Error as e:
-            why = one_line(e, self._password)
-            raise StoreUnavailable(f"{self.url}: listening for changes: {why}") from None
-        self._listener, self._listener_pid = conn, pid
-        return conn
+            watcher = Watcher(conn)
+        except BaseException:
+            conn.close()
+            raise
+        self._listener, self._listener_pid = watcher, pid
+        return watcher
 
     def _drop_listener(self) -> None:
-        conn, self._listener = self._listener, None
-        if conn is None:
+        watcher, self._listener = self._listener, None
+        if watcher is None:
             return
         if self._listener_pid == os.getpid():
             with suppress(psycopg.Error):
-                conn.close()
+                watcher.close()
         else:
-            self._inherited.append(conn)
+            self._inherited.append(watcher)
 
     # -- what differs from SQLite -----------------------------------------------------
 

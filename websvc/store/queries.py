@@ -30,9 +30,13 @@ _CHUNK = 500  # names per IN (...) list
 # -- reading ------------------------------------------------------------------
 
 
+#: The highest change seq (NULL when none): one seek at the end of the primary key.
+MAX_SEQ = "SELECT MAX(seq) FROM changes"
+
+
 def max_seq(tx: Tx) -> int:
     """The highest change seq, 0 when none: one seek at the end of the primary key."""
-    row = tx.one("SELECT MAX(seq) FROM changes")
+    row = tx.one(MAX_SEQ)
     return int(row[0]) if row and row[0] is not None else 0
 
 
