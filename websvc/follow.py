@@ -168,8 +168,8 @@ class Follower:
         try:
             self.poll()
         except StoreError as exc:
+            self._newer_kept_snapshot(exc)  # first: the outage line names what is served
             self._unreachable(exc)
-            self._newer_kept_snapshot(exc)
         self.ensure_started()
 
     def _newer_kept_snapshot(self, exc: StoreError) -> None:
