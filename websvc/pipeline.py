@@ -210,15 +210,16 @@ def _is_open(site: Site, outcome: Outcome) -> bool:
     preflight headers: all that the default identification reads without a
     credential (Host), the default authentication with ``authentication =
     "none"`` (nothing), and the CORS answer of a tenant whose rules have no
-    ``paths`` (see :func:`_cors_key`).
+    ``paths`` (see :func:`_cors_key`). A preflight is never authenticated,
+    so its outcome is open whatever the authentication.
     """
-    identity, hooks, _, decision, _, status, _, _ = outcome
-    if not site.hooks.pure_identify or status == 401:
+    identity, hooks, _, decision, auth, status, _, _ = outcome
+    if not (site.hooks.pure_identify and hooks.pure_cors) or status == 401:
         return False
     if identity is not None and identity.tenant.rules.uses_paths:
         return False
-    if not (hooks.pure_auth and hooks.pure_cors and site.server.authentication == "none"):
-        return False
+    if auth is not None and not (hooks.pure_auth and site.server.authentication == "none"):
+        return False  # authentication was asked, and could depend on more than the key
     return decision is None or decision.allowed or not site.server.reject_disallowed
 
 
