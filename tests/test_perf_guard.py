@@ -56,9 +56,10 @@ def test_preflight_and_get_stay_close_to_minimal_middleware() -> None:
     ]
     _measure(subjects)
     m_pre, w_pre, m_get, w_get = subjects
-    assert _ratio(w_pre, m_pre) <= 6, (w_pre.median, m_pre.median)
-    # An authenticated GET also decodes Basic and hashes the token: wider bound.
-    assert _ratio(w_get, m_get) <= 15, (w_get.median, m_get.median)
+    # About 0.9x and 4x in bench/run.py (a preflight's outcome is memoized; a
+    # GET with Basic is authenticated every time): bounds well above both.
+    assert _ratio(w_pre, m_pre) <= 2.5, (w_pre.median, m_pre.median)
+    assert _ratio(w_get, m_get) <= 9, (w_get.median, m_get.median)
 
 
 #: websvc (auth none, wrap) over wsgicors per row: about twice what bench/run.py measures.
