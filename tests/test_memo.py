@@ -1,12 +1,12 @@
 """The pipeline's memos never change an answer.
 
-Where only the default plugins decide, :func:`websvc.pipeline.decide` keeps
+Where only the default plugins decide, :func:`websvc.pipeline.prepare` keeps
 answers per site (see "the memos" in websvc/pipeline.py). Here, for configs
 that cover every setting the answer depends on, a few hundred varied requests
 are sent in a shuffled order, twice, to one app (memos cold, then warm, and
 entries of one key meeting requests of another), and each answer must equal,
 byte for byte, the answer of an app that computes everything afresh
-(``decide(..., memo=False)``). A key that forgot a part of the request the
+(``prepare(..., memo=False)``). A key that forgot a part of the request the
 answer depends on fails here: two requests that differ only in that part
 collide.
 """
@@ -26,7 +26,7 @@ from werkzeug.test import EnvironBuilder
 
 import websvc.app
 from websvc import create_app
-from websvc.pipeline import MEMO_SIZE, decide
+from websvc.pipeline import MEMO_SIZE, prepare
 from websvc.site import AuthResult, Identity
 
 if TYPE_CHECKING:
@@ -175,18 +175,18 @@ def test_memoized_answers_equal_fresh_ones(name: str, monkeypatch: pytest.Monkey
     requests = _requests(150, seed=len(name))
     expected = {}
     with monkeypatch.context() as patch:
-        patch.setattr(websvc.app, "decide", functools.partial(decide, memo=False))
+        patch.setattr(websvc.app, "prepare", functools.partial(prepare, memo=False))
         for builder in requests:
             expected[id(builder)] = _answer(fresh, builder)
-    assert not fresh.site.answers and not fresh.site.outcomes
+    assert not fresh.site.answers and not fresh.site.plans
     order = requests * 2
     random.Random(7).shuffle(order)
     for builder in order:
         assert _answer(memoized, builder) == expected[id(builder)], builder.headers
     # The memos did work here (else this test proves nothing).
-    assert memoized.site.answers and memoized.site.outcomes
+    assert memoized.site.answers and memoized.site.plans
     if server["authentication"] != "none":  # only preflights: never authenticated
-        assert all(o.auth is None for o in memoized.site.outcomes.values())
+        assert all(p.outcome.auth is None for p in memoized.site.plans.values())
 
 
 def test_a_memoized_request_keeps_no_environ() -> None:
@@ -195,7 +195,8 @@ def test_a_memoized_request_keeps_no_environ() -> None:
         "/ws/x", headers={"Host": "acme.test", "Origin": "https://a.com"}, method="GET"
     )
     _answer(app, builder)
-    ((outcome,),) = [list(app.site.outcomes.values())]
+    ((plan,),) = [list(app.site.plans.values())]
+    outcome = plan.outcome
     assert outcome.request is not None and dict(outcome.request.environ) == {}
 
 
@@ -206,15 +207,15 @@ def test_memos_are_bounded_and_start_again_when_full() -> None:
             "/ws/x", headers={"Host": "acme.test", "Origin": f"https://{n}.b.com"}
         )
         _answer(app, builder)
-    assert 0 < len(app.site.outcomes) <= MEMO_SIZE
-    assert len(app.site.outcomes) < 100  # cleared once full, then refilled
+    assert 0 < len(app.site.plans) <= MEMO_SIZE
+    assert len(app.site.plans) < 100  # cleared once full, then refilled
 
 
 def test_long_values_are_never_memoized() -> None:
     app = create_app(_config({"authentication": "none"}, paths=False))
     long_origin = "https://" + "x" * 300 + ".b.com"
     _answer(app, EnvironBuilder("/ws/x", headers={"Host": "acme.test", "Origin": long_origin}))
-    assert not app.site.outcomes and not app.site.answers
+    assert not app.site.plans and not app.site.answers
 
 
 def test_a_plugin_that_decides_turns_the_cors_memo_off() -> None:
@@ -232,7 +233,7 @@ def test_a_plugin_that_decides_turns_the_cors_memo_off() -> None:
     for _ in range(3):
         _answer(app, builder)
     assert len(calls) == 3
-    assert not app.site.outcomes and not app.site.answers
+    assert not app.site.plans and not app.site.answers
 
 
 def test_a_plugin_that_identifies_turns_the_whole_outcome_memo_off() -> None:
@@ -248,7 +249,7 @@ def test_a_plugin_that_identifies_turns_the_whole_outcome_memo_off() -> None:
     first = _answer(app, EnvironBuilder("/ws/x", headers=headers))
     second = _answer(app, EnvironBuilder("/ws/x", headers={**headers, "X-Tenant": "beta"}))
     assert b"'acme'" in first[2] and b"'beta'" in second[2]
-    assert not app.site.outcomes
+    assert not app.site.plans
 
 
 def test_a_plugin_that_authenticates_turns_the_whole_outcome_memo_off() -> None:
@@ -264,4 +265,4 @@ def test_a_plugin_that_authenticates_turns_the_whole_outcome_memo_off() -> None:
     first = _answer(app, EnvironBuilder("/ws/x", headers={**headers, "X-Key": "k1"}))
     second = _answer(app, EnvironBuilder("/ws/x", headers={**headers, "X-Key": "k2"}))
     assert b"'k1'" in first[2] and b"'k2'" in second[2]
-    assert not app.site.outcomes and app.site.answers  # the CORS part is still kept
+    assert not app.site.plans and app.site.answers  # the CORS part is still kept

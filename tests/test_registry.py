@@ -6,9 +6,13 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.test import Client
 
 import websvc
+from websvc.registry import ROUTE_MAX_PATH, ROUTES_KEPT, Mounts
 
 ORIGIN = "https://app.example.com"
 
@@ -103,3 +107,44 @@ def test_wrap_without_config_uses_the_demo_rules_without_its_apis() -> None:
     )
     assert response.get_data() == b"one two"
     assert response.headers["Access-Control-Allow-Origin"] == "http://localhost:5173"
+
+
+# -- the mount table remembers werkzeug's answer per path --------------------
+
+_SEGMENTS = st.sampled_from(["", "ws", "rest", "echo", "a", "x.y", "%2F", "é"])
+_PATHS = st.lists(_SEGMENTS, max_size=5).map(lambda parts: "/".join(["", *parts]) if parts else "")
+
+
+def _tagged(name: str) -> Any:
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        return [name.encode(), environ["SCRIPT_NAME"].encode(), environ["PATH_INFO"].encode()]
+
+    return app
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    mounts=st.lists(_PATHS.filter(lambda p: p not in ("", "/")), max_size=4, unique=True),
+    paths=st.lists(st.tuples(_PATHS, st.sampled_from(["", "/base"])), min_size=1, max_size=8),
+)
+def test_mounts_route_every_path_as_werkzeug_does(mounts: list[str], paths: list[Any]) -> None:
+    apps = {m: _tagged(m) for m in mounts}
+    root = _tagged("root")
+    ours = Mounts(root, apps)
+    werkzeugs = DispatcherMiddleware(root, apps)
+    for path, script_name in paths * 2:  # each path cold, then remembered
+        ours_env = {"PATH_INFO": path, "SCRIPT_NAME": script_name}
+        theirs_env = dict(ours_env)
+        assert ours(ours_env, None) == werkzeugs(theirs_env, None)  # type: ignore[arg-type]
+        assert ours_env == theirs_env
+    assert set(ours.routes) == {path for path, _ in paths}
+
+
+def test_mounts_keep_a_bounded_number_of_short_paths() -> None:
+    ours = Mounts(_tagged("root"), {"/ws": _tagged("ws")})
+    long_path = "/ws/" + "x" * ROUTE_MAX_PATH
+    assert ours({"PATH_INFO": long_path}, None) == [b"ws", b"/ws", long_path[3:].encode()]  # type: ignore[arg-type]
+    assert not ours.routes  # routed, not kept
+    for i in range(ROUTES_KEPT + 10):
+        ours({"PATH_INFO": f"/ws/{i}"}, None)  # type: ignore[arg-type]
+    assert 0 < len(ours.routes) <= ROUTES_KEPT

@@ -34,7 +34,7 @@ from websvc import lastgood
 from websvc.config import ConfigError, ConfigSource
 from websvc.events import log_refusals
 from websvc.logutil import ensure_handler, safe
-from websvc.pipeline import STATUS_LINES, decide
+from websvc.pipeline import prepare
 from websvc.registry import build_site
 
 if TYPE_CHECKING:
@@ -50,8 +50,23 @@ log = logging.getLogger("websvc")
 #: The environ key where the pipeline leaves its :class:`~websvc.pipeline.Outcome`.
 OUTCOME_KEY = "websvc.outcome"
 _ERROR_BODY = b"500 Internal Server Error\n"
-_EMPTY: list[bytes] = [b""]  # shared: a WSGI server only iterates it
-_VARY_ORIGIN = ("Vary", "Origin")
+#: Common response headers that are neither ``Vary`` nor ``Access-Control-*``.
+_PLAIN = frozenset(
+    [
+        "Content-Type",
+        "Content-Length",
+        "Cache-Control",
+        "ETag",
+        "Last-Modified",
+        "Date",
+        "Expires",
+        "Location",
+        "Set-Cookie",
+        "Server",
+        "Content-Encoding",
+        "Content-Disposition",
+    ]
+)
 
 
 class WebsvcApp:
@@ -109,22 +124,35 @@ class WebsvcApp:
         _LIVE.add(self)
 
     def pipeline(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        """Decide (:func:`websvc.pipeline.decide`), then send websvc's answer or the API's."""
+        """Decide (:func:`websvc.pipeline.prepare`), then send websvc's answer or the API's."""
         site = self.site
-        outcome = decide(site, environ)
+        if "HTTP_AUTHORIZATION" in environ or "boomi_auth" in environ.get("QUERY_STRING", ""):
+            plan = prepare(site, environ, None)
+        else:
+            # The memo key of a request without credentials (websvc.pipeline, "the memos").
+            method = environ.get("REQUEST_METHOD")
+            if method == "OPTIONS" and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in environ:
+                key: tuple[str | None, ...] = (
+                    environ.get("HTTP_HOST"),
+                    environ.get("HTTP_ORIGIN"),
+                    environ["HTTP_ACCESS_CONTROL_REQUEST_METHOD"],
+                    environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS"),
+                    environ.get("HTTP_ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK"),
+                )
+            else:
+                key = (environ.get("HTTP_HOST"), environ.get("HTTP_ORIGIN"), method)
+            plan = site.plans.get(key) or prepare(site, environ, key)
+        outcome, status, headers, body, tenant, user, refused = plan  # one unpack: hot path
         if self.keep_outcome:
             environ[OUTCOME_KEY] = outcome
-        identity, _, _, decision, auth, status, headers, body = outcome  # one unpack: hot path
-        if ((decision is not None and not decision.allowed) or status == 401) and log.isEnabledFor(
-            logging.INFO
-        ):
+        if refused:
             log_refusals(site, outcome, environ)
         if status:
-            start_response(STATUS_LINES[status], list(headers))
-            return _EMPTY if not body else [body]
-        if identity is not None:
-            environ["websvc.tenant"] = identity.tenant.name
-        environ["websvc.user"] = auth.user if auth is not None else None
+            start_response(status, list(headers))
+            return body
+        if tenant is not None:
+            environ["websvc.tenant"] = tenant
+        environ["websvc.user"] = user
         started = False
 
         def respond(
@@ -133,7 +161,11 @@ class WebsvcApp:
             """The API's ``start_response``: see :func:`with_cors`."""
             nonlocal started
             started = True
-            return start_response(status, with_cors(api_headers, headers), exc_info)
+            for name, _ in api_headers:
+                # Only Access-Control-* and Vary are touched: most answers have neither.
+                if name not in _PLAIN and name[:1] in "aAvV":
+                    return start_response(status, with_cors(api_headers, headers), exc_info)
+            return start_response(status, [*api_headers, *headers], exc_info)
 
         try:
             result = site.router(environ, respond)
@@ -149,7 +181,7 @@ class WebsvcApp:
             error = Response(
                 _ERROR_BODY,
                 500,
-                headers=[*headers, ("Vary", "Origin")],
+                headers=list(headers),
                 content_type="text/plain; charset=utf-8",
             )
             return error(environ, start_response)
@@ -283,18 +315,13 @@ class _WithMiddleware(WebsvcApp):
 
 
 def with_cors(
-    api_headers: list[tuple[str, str]], cors: Iterable[tuple[str, str]]
+    api_headers: list[tuple[str, str]], cors: tuple[tuple[str, str], ...]
 ) -> list[tuple[str, str]]:
-    """The API's headers without its ``Access-Control-*``, plus *cors* and a merged ``Vary``."""
-    # Only Access-Control-* and Vary are touched: most answers have neither.
-    for name, _ in api_headers:
-        if name[:1] in "aAvV":
-            break
-    else:
-        out = list(api_headers)
-        out += cors
-        out.append(_VARY_ORIGIN)
-        return out
+    """The API's headers without its ``Access-Control-*``, plus *cors* and a merged ``Vary``.
+
+    *cors* ends with ``Vary: Origin`` (a :class:`~websvc.pipeline.Plan`'s
+    headers), which is merged into any ``Vary`` the API set.
+    """
     vary: list[str] = []
     out = []
     for header in api_headers:
@@ -305,7 +332,7 @@ def with_cors(
             vary.append(header[1])
             continue
         out.append(header)
-    out += cors
+    out += cors[:-1]
     out.append(("Vary", _merge_vary(vary)))
     return out
 

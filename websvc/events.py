@@ -36,7 +36,7 @@ REPEAT_KEYS = 4096
 
 
 def log_refusals(site: Site, outcome: Outcome, environ: WSGIEnvironment) -> None:
-    """Log what *outcome* refused, if anything (call only when INFO is enabled).
+    """Log what *outcome* refused, if anything (when the ``websvc`` logger logs INFO).
 
     The same refusal (tenant, origin, kind, method, path, reason; for
     authentication: tenant, user, plugin, method, path, reason) is logged
@@ -45,23 +45,27 @@ def log_refusals(site: Site, outcome: Outcome, environ: WSGIEnvironment) -> None
     misconfigured page or a password-guessing client cannot flood the log.
     The metrics count every refusal.
     """
-    decision, request = outcome.decision, outcome.request
+    request = outcome.request
     path = environ.get("PATH_INFO", "")  # not request.path: a memoized request is shared
-    if decision is not None and request is not None and not decision.allowed:
-        if request.environ is SHARED:
-            # A memoized request stands for its tenant, origin, kind, method and
-            # decision: a cheaper key (and kept alive by the entry, so never reused).
-            key: tuple[object, ...] = (request, path)
-        else:
-            key = (_tenant(outcome), request.origin, request.preflight, request.method, path)
-            key += (decision.reason,)
+    if request is not None and request.environ is SHARED:
+        # A memoized request stands for its tenant, origin, kind, method and
+        # decision: a cheaper key (and kept alive by the entry, so never reused).
+        # First, inline, the common case: a repeat within the window.
+        key: tuple[object, ...] = (request, path)
         entry = site.refusals.get(key)
         if entry is not None and monotonic() - entry[0] < REPEAT_WINDOW:
-            entry[1] += 1  # the common case, inline: a repeat within the window
-        else:
-            repeated = _repeats(site, key)
-            if repeated is not None:
-                _log_cors(site, outcome, request, decision, path, repeated)
+            entry[1] += 1
+            return
+    if not log.isEnabledFor(logging.INFO):
+        return
+    decision = outcome.decision
+    if decision is not None and request is not None and not decision.allowed:
+        if request.environ is not SHARED:
+            key = (_tenant(outcome), request.origin, request.preflight, request.method, path)
+            key += (decision.reason,)
+        repeated = _repeats(site, key)
+        if repeated is not None:
+            _log_cors(site, outcome, request, decision, path, repeated)
     auth = outcome.auth
     if auth is not None and not auth.ok:
         _log_auth(site, outcome, auth, environ, path)

@@ -121,32 +121,68 @@ def decide(
     API's ``evaluate``, which asks about CORS, not about credentials);
     *memo* False computes every answer afresh (see "the memos" below).
     """
-    if (
-        memo
-        and identity is IDENTIFY
-        and "HTTP_AUTHORIZATION" not in environ
-        and "boomi_auth" not in environ.get("QUERY_STRING", "")
-    ):
-        # The whole outcome of a request without credentials (see "the memos").
-        method = environ.get("REQUEST_METHOD", "GET")
-        acrm = environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD")
-        if acrm is not None and method == "OPTIONS":
-            key: tuple[str | None, ...] = (
-                environ.get("HTTP_HOST"),
-                environ.get("HTTP_ORIGIN"),
-                acrm,
-                environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS"),
-                environ.get("HTTP_ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK"),
-            )
-        else:
-            key = (environ.get("HTTP_HOST"), environ.get("HTTP_ORIGIN"), method)
-        outcome = site.outcomes.get(key)
-        if outcome is None:
-            outcome = _decide(site, environ, IDENTIFY, True, True)
-            if _is_open(site, outcome) and _short(key):
-                _remember(site.outcomes, key, outcome)
-        return outcome
     return _decide(site, environ, identity, authenticate, memo)
+
+
+class Plan(NamedTuple):
+    """An :class:`Outcome` in the form the app sends it (see :func:`prepare`).
+
+    ``status`` is websvc's own status line (``headers`` its whole header
+    list, ``body`` its body) or ``""``: the request goes to the API, whose
+    answer gets ``headers`` (the CORS headers, then ``Vary: Origin``) added,
+    and ``tenant`` and ``user`` are what the API finds in the environ.
+    ``refused``: the outcome refused something (:func:`websvc.events.log_refusals`).
+    """
+
+    outcome: Outcome
+    status: str
+    headers: tuple[tuple[str, str], ...]
+    body: list[bytes]
+    tenant: str | None
+    user: str | None
+    refused: bool
+
+
+def prepare(
+    site: Site, environ: WSGIEnvironment, key: tuple[str | None, ...] | None, *, memo: bool = True
+) -> Plan:
+    """:func:`decide` for a request the app serves, as a :class:`Plan`.
+
+    *key* is the request's key in ``site.plans``, or None for a request
+    with credentials (``Authorization`` or ``boomi_auth``): the app looks
+    the key up first and calls this on a miss; the plan is kept when it
+    depends on the key alone (see "the memos"). *memo* False computes every
+    answer afresh and keeps nothing.
+    """
+    plan = _plan(_decide(site, environ, IDENTIFY, True, memo))
+    if memo and key is not None and _is_open(site, plan.outcome) and _short(key):
+        _remember(site.plans, key, plan)
+    return plan
+
+
+_EMPTY_BODY: list[bytes] = [b""]  # shared: a WSGI server only iterates it
+_VARY_ORIGIN = ("Vary", "Origin")
+
+
+def _plan(outcome: Outcome) -> Plan:
+    identity, _, _, decision, auth, status, headers, body = outcome
+    refused = (decision is not None and not decision.allowed) or status == 401
+    if status:
+        return _new(
+            Plan,
+            (
+                outcome,
+                STATUS_LINES[status],
+                headers,
+                [body] if body else _EMPTY_BODY,
+                None,
+                None,
+                refused,
+            ),
+        )
+    tenant = identity.tenant.name if identity is not None else None
+    user = auth.user if auth is not None else None
+    return _new(Plan, (outcome, "", (*headers, _VARY_ORIGIN), _EMPTY_BODY, tenant, user, refused))
 
 
 def _decide(
@@ -206,8 +242,9 @@ def _short(key: tuple[str | None, ...]) -> bool:
 def _is_open(site: Site, outcome: Outcome) -> bool:
     """Whether *outcome* of a request without credentials depended on its key alone.
 
-    That key (in :func:`decide`) is Host, Origin, the method and the
-    preflight headers: all that the default identification reads without a
+    That key (built by :meth:`websvc.app.WebsvcApp.pipeline`, the hot path)
+    is Host, Origin, the method, and for a preflight its
+    ``Access-Control-Request-*`` headers: all that the default identification reads without a
     credential (Host), the default authentication with ``authentication =
     "none"`` (nothing), and the CORS answer of a tenant whose rules have no
     ``paths`` (see :func:`_cors_key`). A preflight is never authenticated,
@@ -249,12 +286,13 @@ def _cors_key(environ: WSGIEnvironment, origin: str, tenant: Tenant | None) -> t
     return key
 
 
-def _remember(memo: dict[Any, Any], key: tuple[object, ...], value: _Cors | Outcome) -> None:
+def _remember(memo: dict[Any, Any], key: tuple[object, ...], value: _Cors | Plan) -> None:
     """Keep *value* for *key*; its request forgets its environ (no request outlives its own)."""
     if len(memo) >= MEMO_SIZE:
         memo.clear()
-    if value.request is not None:
-        value.request.environ = SHARED
+    request = value.outcome.request if isinstance(value, Plan) else value.request
+    if request is not None:
+        request.environ = SHARED
     memo[key] = value
 
 

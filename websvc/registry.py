@@ -238,9 +238,63 @@ def _router(config: Config, fallback: WSGIApplication | None) -> WSGIApplication
         return not_found
     mounts: dict[str, Any] = {api.path: api.app for api in config.apis if api.path != "/"}
     root = next((api.app for api in config.apis if api.path == "/"), None)
-    # Its bound __call__: calling an object costs a lookup of __call__ per request
-    # (about a fifth of the dispatcher's cost under CPython 3.11).
-    return DispatcherMiddleware(root or not_found, mounts).__call__
+    # Its bound __call__: calling an object costs a lookup of __call__ per request.
+    return Mounts(root or not_found, mounts).__call__
+
+
+#: Paths whose route a :class:`Mounts` keeps (then it starts again): bounds its memory.
+ROUTES_KEPT = 4096
+#: A longer path is routed afresh each time, never kept.
+ROUTE_MAX_PATH = 256
+
+
+class Mounts:
+    """The ``[[apis]]`` mounted by path: werkzeug's ``DispatcherMiddleware``, remembered.
+
+    Where a path goes (the app, the part of the path that becomes
+    ``SCRIPT_NAME``, the rest that stays ``PATH_INFO``) depends on the path
+    alone. werkzeug's dispatcher answers it -- run over stand-ins that
+    return the route instead of calling an API -- and the answer is kept
+    per path, so a repeated path costs a dictionary lookup.
+    """
+
+    def __init__(self, root: WSGIApplication, mounts: Mapping[str, WSGIApplication]) -> None:
+        self.routes: dict[str, tuple[WSGIApplication, str, str]] = {}
+        stand_ins = {path: _route_to(app) for path, app in mounts.items()}
+        self._dispatch = DispatcherMiddleware(_route_to(root), stand_ins).__call__
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        route = self.routes.get(path)
+        if route is None:
+            route = self.route(path)
+        app, script, rest = route
+        environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + script
+        environ["PATH_INFO"] = rest
+        return app(environ, start_response)
+
+    def route(self, path: str) -> tuple[WSGIApplication, str, str]:
+        """The app for *path*, and *path* split into its mount point and the rest."""
+        route: tuple[WSGIApplication, str, str]
+        route = self._dispatch({"PATH_INFO": path, "SCRIPT_NAME": ""}, _never)  # type: ignore[assignment]
+        if len(path) <= ROUTE_MAX_PATH:
+            if len(self.routes) >= ROUTES_KEPT:
+                self.routes.clear()
+            self.routes[path] = route
+        return route
+
+
+def _route_to(app: WSGIApplication) -> WSGIApplication:
+    """A stand-in for *app* in the dispatcher: returns the route instead of calling *app*."""
+
+    def stand_in(environ: WSGIEnvironment, start_response: StartResponse) -> Any:
+        return (app, environ["SCRIPT_NAME"], environ["PATH_INFO"])
+
+    return stand_in
+
+
+def _never(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+    raise AssertionError("a route stand-in never starts a response")
 
 
 def not_found(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:

@@ -75,7 +75,7 @@ class Site:
     answers: dict[tuple[object, ...], Any] = field(
         init=False, default_factory=dict, repr=False, compare=False
     )
-    outcomes: dict[tuple[str | None, ...], Any] = field(
+    plans: dict[tuple[str | None, ...], Any] = field(
         init=False, default_factory=dict, repr=False, compare=False
     )
     #: When each recent refusal was last logged, and its repeats (websvc.events).
