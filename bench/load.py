@@ -4,16 +4,24 @@ Each server is a gunicorn master started here with the repository's
 ``gunicorn.conf.py`` (``preload_app``), ``--no-control-socket``, no access
 log, on a free 127.0.0.1 port; it is stopped (SIGTERM, then SIGKILL) when
 the ``with`` block ends. wrk runs for a bounded time against loopback only.
+
+On a machine with two CPUs or more (and ``taskset``), gunicorn runs on CPU 1
+and wrk on CPU 0 (:data:`SERVER_CPU`, :data:`CLIENT_CPU`): the one worker
+is the bottleneck and never waits for wrk to give back its core, so a
+run's req/s says what the server costs, not how the scheduler shared the
+cores that second.
 """
 
 from __future__ import annotations
 
 import glob
+import os
 import re
 import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +36,17 @@ _NON_2XX = re.compile(r"Non-2xx or 3xx responses:\s+(\d+)")
 _REQUESTS = re.compile(r"(\d+) requests in")
 _ERRORS = re.compile(r"Socket errors: (.*)")
 _WORKER = re.compile(r"Booting worker with pid: (\d+)")
+#: The CPUs gunicorn and wrk are pinned to (when :func:`pinned`).
+SERVER_CPU, CLIENT_CPU = 1, 0
+
+
+def pinned() -> bool:
+    """Whether servers and wrk get a CPU each (two CPUs or more, and taskset)."""
+    return (os.cpu_count() or 1) >= 2 and shutil.which("taskset") is not None
+
+
+def _on_cpu(cpu: int) -> list[str]:
+    return ["taskset", "-c", str(cpu)] if pinned() else []
 
 
 def worker_cpu(server: Server) -> list[int]:
@@ -47,9 +66,12 @@ def worker_cpu(server: Server) -> list[int]:
 
 @contextmanager
 def gunicorn(
-    app: str, worker_class: str, *, workers: int = 2, threads: int = 4
+    app: str, worker_class: str, *, workers: int = 1, threads: int = 4
 ) -> Iterator[Server]:
-    """Serve *app* (``module:attribute``) with gunicorn, no access log, until the block ends."""
+    """Serve *app* (``module:attribute``) with gunicorn, no access log, until the block ends.
+
+    One worker by default (on its own CPU when :func:`pinned`).
+    """
     log_dir = Path(tempfile.mkdtemp(prefix="websvc-bench-"))
     threads_flag = ["--threads", str(threads if worker_class == "gthread" else 1)]
     try:
@@ -60,6 +82,7 @@ def gunicorn(
             worker_class=worker_class,
             extra=threads_flag,
             access_log=False,
+            prefix=_on_cpu(SERVER_CPU),
         )
         try:
             yield server
@@ -75,7 +98,7 @@ class WrkResult:
     requests: int
     non_2xx: int
     errors: str
-    busiest: float = 0.0  # the busiest worker's share of the workers' CPU time
+    busiest: float = 0.0  # the busiest worker's share of the workers' CPU time (0: one worker)
     cpu_us: float = 0.0  # the workers' CPU time per request, µs
     tries: int = 1
 
@@ -85,7 +108,7 @@ MAX_SHARE = 0.65
 
 
 def balanced_wrk(server: Server, script: str, seconds: float, *, tries: int = 4) -> WrkResult:
-    """wrk, retried while the load fell (mostly) on one worker.
+    """wrk, retried while the load fell (mostly) on one worker of several.
 
     With keep-alive (gthread) the connections wrk opens at the start are
     split between the workers by an accept race and stay where they land:
@@ -98,12 +121,33 @@ def balanced_wrk(server: Server, script: str, seconds: float, *, tries: int = 4)
         result = wrk(server.port, script, seconds)
         after = worker_cpu(server)
         used = [a - b for a, b in zip(after, before, strict=False)]
-        result.busiest = max(used) / sum(used) if sum(used) else 1.0
         result.cpu_us = sum(used) / 1000 / max(1, result.requests)
         result.tries = attempt
+        if len(used) < 2:
+            break  # one worker: nothing to balance
+        result.busiest = max(used) / sum(used) if sum(used) else 1.0
         if result.busiest <= MAX_SHARE:
             break
     return result
+
+
+def side_by_side(
+    a: tuple[Server, str], b: tuple[Server, str], seconds: float
+) -> tuple[WrkResult, WrkResult]:
+    """Load two (server, wrk script) pairs at the same time; each result with its CPU/request.
+
+    Both servers share the server CPU and both wrk processes the client CPU,
+    so the two are measured under the same conditions, second by second.
+    """
+    if a[0] is b[0]:
+        raise ValueError("side_by_side needs two servers")
+    before = [sum(worker_cpu(server)) for server, _ in (a, b)]
+    with ThreadPoolExecutor(2) as pool:
+        futures = [pool.submit(wrk, server.port, script, seconds) for server, script in (a, b)]
+        results = [f.result() for f in futures]
+    for (server, _), result, start in zip((a, b), results, before, strict=True):
+        result.cpu_us = (sum(worker_cpu(server)) - start) / 1000 / max(1, result.requests)
+    return results[0], results[1]
 
 
 def wrk(
@@ -117,6 +161,7 @@ def wrk(
 ) -> WrkResult:
     """Run wrk with ``bench/wrk/<script>`` against 127.0.0.1:*port* for *seconds*."""
     cmd = [
+        *_on_cpu(CLIENT_CPU),
         "wrk",
         f"-t{threads}",
         f"-c{connections}",

@@ -110,13 +110,16 @@ def start_gunicorn(
     env: Mapping[str, str] | None = None,
     extra: Sequence[str] = (),
     access_log: bool = True,
+    prefix: Sequence[str] = (),
 ) -> Server:
     """A gunicorn master on a free port, with the repository's gunicorn.conf.py.
 
     The access log (on by default, so tests can count requests) goes to the
-    log file too; benchmarks turn it off.
+    log file too; benchmarks turn it off. *prefix* runs gunicorn through a
+    command (the benchmark's ``taskset -c 1``).
     """
     cmd = [
+        *prefix,
         sys.executable, "-m", "gunicorn",
         "--no-control-socket",
         "-c", str(ROOT / "gunicorn.conf.py"),
