@@ -44,3 +44,24 @@ class MinimalCors:
             return start_response(status, [*headers, *rule[3], ("Vary", "Origin")], exc_info)
 
         return self.app(environ, add_cors)
+
+
+class VaryOnly:
+    """Context, not a CORS layer: adds ``Vary: Origin`` to every answer and does nothing else.
+
+    SPEC §4 asks for ``Vary: Origin`` on every response, a request without
+    ``Origin`` included, so a shared cache never hands one origin's answer
+    to another. Adding a header means wrapping ``start_response``: this is
+    the least that costs (no lookup, no merge with the API's own ``Vary``,
+    no removal of its ``Access-Control-*``), the floor under websvc's
+    no-Origin and refused GET rows; wsgicors sends no ``Vary`` there.
+    """
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    def __call__(self, environ, start_response) -> Iterable[bytes]:
+        def add_vary(status, headers, exc_info=None):
+            return start_response(status, [*headers, ("Vary", "Origin")], exc_info)
+
+        return self.app(environ, add_vary)

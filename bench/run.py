@@ -37,6 +37,7 @@ os.environ.setdefault("WEBSVC_DISABLE_PLUGIN_AUTOLOAD", "1")
 
 from bench import load, scenarios  # noqa: E402
 from bench.apps import raw, werkzeug_hello  # noqa: E402
+from bench.minimal_cors import VaryOnly  # noqa: E402
 from bench.scenarios import Subject  # noqa: E402
 from websvc import create_app, wrap  # noqa: E402
 
@@ -112,6 +113,10 @@ TENANTS = 10_000
 TENANTS_SUFFIX = ", 10k tenants"
 
 
+#: Context for the no-Origin and refused GET rows (bench/minimal_cors.py: VaryOnly).
+VARY_ONLY = "Vary-only middleware, no-Origin GET"
+
+
 def peer_requests() -> list[tuple[str, dict[str, Any], bool]]:
     """(row, environ, ACAO expected) of the five requests websvc ``auth=none`` is compared on.
 
@@ -166,6 +171,7 @@ def core_subjects() -> tuple[list[Subject], list[str]]:
         Subject("minimal allowed GET", minimal, [allowed_get], 200, True),
         Subject("minimal refused GET", minimal, [refused_get], 200, False),
         Subject("werkzeug hello GET", werkzeug_hello, [allowed_get], 200),
+        Subject(VARY_ONLY, VaryOnly(raw), [scenarios.get(None, authorization=None)], 200, False),
     ]
     for label, websvc_app, noauth, many in (
         ("create_app", app, app_noauth, app_many),
@@ -284,6 +290,7 @@ def core_rows(subjects: Sequence[Subject]) -> list[Row]:
     for label in ("create_app", "wrap"):
         for row in PEER_ROWS:
             add(noauth_name(label, row), f"wsgicors {row}", VS_WSGICORS, "vs wsgicors")
+    add(VARY_ONLY, "wsgicors no-Origin GET", None, "vs wsgicors")
     for label in ("create_app", "wrap"):
         for row in PEER_ROWS:
             add(
