@@ -538,7 +538,7 @@ def load_rows(
             for name in baselines:
                 rows.append(_cpu_value_row(worker, name, results))
             for name, base, _, target, _ in pairs:
-                rows.append(_cpu_row(worker, name, base, side[name, base], target))
+                rows.append(_cpu_row(worker, name, base, results, side[name, base], target))
             if samples is not None:
                 for name, done in results.items():
                     samples[f"gunicorn {worker}: {name}"] = [asdict(r) for r in done]
@@ -611,30 +611,32 @@ def _cpu_row(
     worker: str,
     name: str,
     base: str,
+    results: dict[str, list[load.WrkResult]],
     side: list[tuple[load.WrkResult, load.WrkResult]],
     target: Target | None,
 ) -> Row:
-    """The workers' CPU time per request of *name* over *base*'s, measured side by side.
+    """*name*'s worker CPU per request (the req/s rounds) and its ratio to *base*'s, side by side.
 
-    Each round loads both servers at once (both on the server CPU, each
-    with its own wrk): whatever the machine does that second, it does to
-    both, so the ratio of their CPU time per request is far steadier than
-    that of two runs one after the other (the raw floor against itself
-    shows how steady). The ratio is the median of the rounds; the note
-    gives the spread.
+    The ratio comes from rounds that load both servers at once (both on the
+    server CPU, each with its own wrk): whatever the machine does that
+    second, it does to both, so the ratio of their CPU time per request is
+    far steadier than that of two runs one after the other (the raw floor
+    against itself shows how steady). It is the median of the rounds, the
+    note gives their range; the value column is the subject's own rounds,
+    like the baseline's (sharing a core, both cost a little more).
     """
     per_round = [a.cpu_us / b.cpu_us for a, b in side]
     row = Row(
         f"gunicorn {worker}",
         f"{name}, worker CPU",
-        statistics.median(a.cpu_us for a, _ in side),
+        statistics.median(r.cpu_us for r in results[name]),
         "µs CPU/req",
         baseline=f"{base}, worker CPU, side by side",
         ratio=statistics.median(per_round),
         delta=statistics.median(a.cpu_us - b.cpu_us for a, b in side),
     )
     row.note = (
-        f"{row.delta:+.1f} µs, median of {len(side)} "
+        f"{row.delta:+.1f} µs side by side, median of {len(side)} "
         f"(range {min(per_round):.3f}-{max(per_round):.3f}x)"
     )
     return evaluate(row, target)
