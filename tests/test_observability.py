@@ -337,13 +337,21 @@ def test_allowed_authentication_is_not_logged(caplog: pytest.LogCaptureFixture) 
     assert _auth_refusals(caplog) == []
 
 
-def test_a_repeated_refusal_is_logged_once_a_minute_with_its_count(
-    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _clock(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """A clock the test moves: the events module's and the app's (which checks repeats inline)."""
+    import websvc.app
     import websvc.events
 
     now = [1000.0]
     monkeypatch.setattr(websvc.events, "monotonic", lambda: now[0])
+    monkeypatch.setattr(websvc.app, "monotonic", lambda: now[0])
+    return now
+
+
+def test_a_repeated_refusal_is_logged_once_a_minute_with_its_count(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = _clock(monkeypatch)
     client = Client(websvc.create_app(_config()))
     caplog.set_level(logging.INFO, logger="websvc")
     refused = {"Origin": "https://other.example", "Access-Control-Request-Method": "GET"}
@@ -366,10 +374,7 @@ def test_a_repeated_refusal_is_logged_once_a_minute_with_its_count(
 def test_a_repeated_auth_refusal_is_counted_in_json(
     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import websvc.events
-
-    now = [1000.0]
-    monkeypatch.setattr(websvc.events, "monotonic", lambda: now[0])
+    now = _clock(monkeypatch)
     client = Client(websvc.create_app(_config(authentication="basic", log_format="json")))
     caplog.set_level(logging.INFO, logger="websvc")
     bad = {"Host": "acme.test", "Authorization": "Basic " + base64.b64encode(b"u:wrong").decode()}

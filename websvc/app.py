@@ -25,6 +25,7 @@ import weakref
 from collections.abc import Callable, Iterable
 from itertools import chain
 from pathlib import Path
+from time import monotonic
 from typing import TYPE_CHECKING
 
 from werkzeug.wrappers import Response
@@ -32,7 +33,7 @@ from werkzeug.wsgi import ClosingIterator
 
 from websvc import lastgood
 from websvc.config import ConfigError, ConfigSource
-from websvc.events import log_refusals
+from websvc.events import REPEAT_WINDOW, log_refusals
 from websvc.logutil import ensure_handler, safe
 from websvc.pipeline import prepare
 from websvc.registry import build_site
@@ -146,7 +147,14 @@ class WebsvcApp:
         if self.keep_outcome:
             environ[OUTCOME_KEY] = outcome
         if refused:
-            log_refusals(site, outcome, environ)
+            # A repeat of a memoized refusal within the window is only counted
+            # (inline: the common case); anything else is logged by the events.
+            # The key is websvc.events.repeated_refusal_key's.
+            entry = site.refusals.get((outcome.request, environ.get("PATH_INFO", "")))
+            if entry is not None and monotonic() - entry[0] < REPEAT_WINDOW:
+                entry[1] += 1
+            else:
+                log_refusals(site, outcome, environ)
         if status:
             start_response(status, list(headers))
             return body

@@ -45,22 +45,17 @@ def log_refusals(site: Site, outcome: Outcome, environ: WSGIEnvironment) -> None
     misconfigured page or a password-guessing client cannot flood the log.
     The metrics count every refusal.
     """
-    request = outcome.request
-    path = environ.get("PATH_INFO", "")  # not request.path: a memoized request is shared
-    if request is not None and request.environ is SHARED:
-        # A memoized request stands for its tenant, origin, kind, method and
-        # decision: a cheaper key (and kept alive by the entry, so never reused).
-        # First, inline, the common case: a repeat within the window.
-        key: tuple[object, ...] = (request, path)
-        entry = site.refusals.get(key)
-        if entry is not None and monotonic() - entry[0] < REPEAT_WINDOW:
-            entry[1] += 1
-            return
     if not log.isEnabledFor(logging.INFO):
         return
-    decision = outcome.decision
+    request, decision = outcome.request, outcome.decision
+    path = environ.get("PATH_INFO", "")  # not request.path: a memoized request is shared
     if decision is not None and request is not None and not decision.allowed:
-        if request.environ is not SHARED:
+        if request.environ is SHARED:
+            # A memoized request stands for its tenant, origin, kind, method and
+            # decision: a cheaper key (kept alive by the entry, so never reused),
+            # which the app checks first, inline (see repeated_refusal_key).
+            key: tuple[object, ...] = repeated_refusal_key(request, path)
+        else:
             key = (_tenant(outcome), request.origin, request.preflight, request.method, path)
             key += (decision.reason,)
         repeated = _repeats(site, key)
@@ -69,6 +64,18 @@ def log_refusals(site: Site, outcome: Outcome, environ: WSGIEnvironment) -> None
     auth = outcome.auth
     if auth is not None and not auth.ok:
         _log_auth(site, outcome, auth, environ, path)
+
+
+def repeated_refusal_key(request: CorsRequest | None, path: str) -> tuple[object, ...]:
+    """The ``site.refusals`` key of a memoized CORS refusal of *request* on *path*.
+
+    Its entry is ``[when it was last logged, repeats since]``. The app's hot
+    path looks it up before calling :func:`log_refusals`: a repeat within
+    :data:`REPEAT_WINDOW` is only counted there. Only a memoized request
+    (shared, empty environ) is ever stored under such a key, so for any
+    other request, or none, the lookup finds nothing.
+    """
+    return (request, path)
 
 
 def _log_cors(
