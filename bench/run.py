@@ -428,6 +428,8 @@ RAW_OPEN = "raw API GET, no credentials"
 SAME_PRE = "raw, websvc's headers: preflight"
 SAME_GET = "raw, websvc's headers: GET"
 WSGICORS_PRE, WSGICORS_GET = "wsgicors(raw) preflight", "wsgicors(raw) allowed GET"
+#: Seconds of each side-by-side worker CPU round (a round's ratio is steady already).
+SIDE_SECONDS = 1.0
 
 
 def load_rows(
@@ -527,7 +529,7 @@ def load_rows(
             for r in range(rounds):
                 for name, base, *_ in pairs:
                     side.setdefault((name, base), []).append(
-                        load.side_by_side(runs[name], runs[base], per_run)
+                        load.side_by_side(runs[name], runs[base], SIDE_SECONDS)
                     )
                 log(f"  {worker} worker CPU side by side: round {r + 1}/{rounds}")
             baselines = [name for name, *_ in subjects if all(name != p[0] for p in pairs)]
@@ -737,7 +739,9 @@ def in_process(
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer rounds, 3 x 1 s wrk runs")
+    parser.add_argument(
+        "--quick", action="store_true", help="fewer rounds, 3 x 1 s wrk runs (else 9 x 2 s)"
+    )
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     parser.add_argument("--no-wrk", action="store_true", help="skip gunicorn + wrk")
     parser.add_argument(
@@ -758,7 +762,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     rounds = args.rounds or (9 if args.quick else 31)
     batch = 0.003 if args.quick else 0.005
-    wrk_seconds, wrk_rounds = (3.0, 3) if args.quick else (9.0, 9)
+    wrk_seconds, wrk_rounds = (3.0, 3) if args.quick else (18.0, 9)
     started = time.time()
 
     def progress(every: int, label: str) -> Callable[[int], None]:

@@ -258,6 +258,8 @@ class Mounts:
     per path, so a repeated path costs a dictionary lookup.
     """
 
+    __slots__ = ("_dispatch", "routes")
+
     def __init__(self, root: WSGIApplication, mounts: Mapping[str, WSGIApplication]) -> None:
         self.routes: dict[str, tuple[WSGIApplication, str, str]] = {}
         stand_ins = {path: _route_to(app) for path, app in mounts.items()}
@@ -265,10 +267,7 @@ class Mounts:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
-        route = self.routes.get(path)
-        if route is None:
-            route = self.route(path)
-        app, script, rest = route
+        app, script, rest = self.routes.get(path) or self.route(path)
         environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + script
         environ["PATH_INFO"] = rest
         return app(environ, start_response)
