@@ -73,6 +73,7 @@ CONFIGS = {
     "none": ({"authentication": "none"}, False),
     "none-paths": ({"authentication": "none"}, True),
     "basic": ({"authentication": "basic"}, True),
+    "basic-no-paths": ({"authentication": "basic"}, False),
     "reject": ({"authentication": "none", "reject_disallowed": True}, False),
     "debug-204": ({"authentication": "none", "debug_header": True, "preflight_status": 204}, False),
 }
@@ -185,8 +186,10 @@ def test_memoized_answers_equal_fresh_ones(name: str, monkeypatch: pytest.Monkey
         assert _answer(memoized, builder) == expected[id(builder)], builder.headers
     # The memos did work here (else this test proves nothing).
     assert memoized.site.answers and memoized.site.plans
-    if server["authentication"] != "none":  # only preflights: never authenticated
-        assert all(p.outcome.auth is None for p in memoized.site.plans.values())
+    kept = [plan.outcome for plan in memoized.site.plans.values()]
+    assert all(o.auth is None or o.auth.ok for o in kept)  # a 401 is never kept
+    if name == "basic-no-paths":  # requests that passed Basic authentication are kept
+        assert any(o.auth is not None and o.auth.user for o in kept)
 
 
 def test_a_memoized_request_keeps_no_environ() -> None:
@@ -266,3 +269,31 @@ def test_a_plugin_that_authenticates_turns_the_whole_outcome_memo_off() -> None:
     second = _answer(app, EnvironBuilder("/ws/x", headers={**headers, "X-Key": "k2"}))
     assert b"'k1'" in first[2] and b"'k2'" in second[2]
     assert not app.site.plans and app.site.answers  # the CORS part is still kept
+
+
+def test_basic_authentication_is_kept_per_credential_and_a_401_never() -> None:
+    app = create_app(_config({"authentication": "basic"}, paths=False))
+
+    def get(credential: str) -> tuple[str, list[tuple[str, str]], bytes]:
+        auth = "Basic " + base64.b64encode(credential.encode()).decode()
+        headers = {"Host": "beta.test", "Origin": "https://a.com", "Authorization": auth}
+        return _answer(app, EnvironBuilder("/ws/x", headers=headers))
+
+    for _ in range(2):
+        assert get("bob:bob-token")[0] == "200 OK"
+        assert get("bob:wrong")[0] == "401 Unauthorized"
+        assert get("carl:carl-token")[0] == "401 Unauthorized"  # no such user
+    ((plan,),) = [list(app.site.plans.values())]
+    assert plan.user == "bob" and plan.outcome.auth is not None and plan.outcome.auth.ok
+
+
+def test_a_changed_token_takes_effect_with_the_reload_that_changes_it() -> None:
+    config = _config({"authentication": "basic"}, paths=False)
+    app = create_app(config)
+    auth = "Basic " + base64.b64encode(b"bob:bob-token").decode()
+    builder = EnvironBuilder("/ws/x", headers={"Host": "beta.test", "Authorization": auth})
+    assert _answer(app, builder)[0] == "200 OK"
+    assert _answer(app, builder)[0] == "200 OK"  # kept
+    config["tenants"]["beta"]["users"] = [_user("bob") | {"token_sha256": "0" * 64}]
+    assert app.reload(config)
+    assert _answer(app, builder)[0] == "401 Unauthorized"

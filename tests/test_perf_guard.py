@@ -56,10 +56,10 @@ def test_preflight_and_get_stay_close_to_minimal_middleware() -> None:
     ]
     _measure(subjects)
     m_pre, w_pre, m_get, w_get = subjects
-    # About 0.9x and 4x in bench/run.py (a preflight's outcome is memoized; a
-    # GET with Basic is authenticated every time): bounds well above both.
+    # About 0.8x and 1.9x in bench/run.py (both outcomes are memoized, the
+    # GET's per Basic credential): bounds well above both.
     assert _ratio(w_pre, m_pre) <= 2.5, (w_pre.median, m_pre.median)
-    assert _ratio(w_get, m_get) <= 9, (w_get.median, m_get.median)
+    assert _ratio(w_get, m_get) <= 4, (w_get.median, m_get.median)
 
 
 #: websvc (auth none, wrap) over wsgicors per row: about twice what bench/run.py

@@ -35,6 +35,7 @@ from websvc import lastgood
 from websvc.config import ConfigError, ConfigSource
 from websvc.events import REPEAT_WINDOW, log_refusals
 from websvc.logutil import ensure_handler, safe
+from websvc.merge import PLAIN, with_cors
 from websvc.pipeline import prepare
 from websvc.registry import build_site
 
@@ -51,23 +52,6 @@ log = logging.getLogger("websvc")
 #: The environ key where the pipeline leaves its :class:`~websvc.pipeline.Outcome`.
 OUTCOME_KEY = "websvc.outcome"
 _ERROR_BODY = b"500 Internal Server Error\n"
-#: Common response headers that are neither ``Vary`` nor ``Access-Control-*``.
-_PLAIN = frozenset(
-    [
-        "Content-Type",
-        "Content-Length",
-        "Cache-Control",
-        "ETag",
-        "Last-Modified",
-        "Date",
-        "Expires",
-        "Location",
-        "Set-Cookie",
-        "Server",
-        "Content-Encoding",
-        "Content-Disposition",
-    ]
-)
 
 
 class WebsvcApp:
@@ -127,10 +111,11 @@ class WebsvcApp:
     def pipeline(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         """Decide (:func:`websvc.pipeline.prepare`), then send websvc's answer or the API's."""
         site = self.site
-        if "HTTP_AUTHORIZATION" in environ or "boomi_auth" in environ.get("QUERY_STRING", ""):
+        query = environ.get("QUERY_STRING")
+        if query and "boomi_auth" in query:
             plan = prepare(site, environ, None)
         else:
-            # The memo key of a request without credentials (websvc.pipeline, "the memos").
+            # The request's memo key (websvc.pipeline, "the memos").
             method = environ.get("REQUEST_METHOD")
             if method == "OPTIONS" and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in environ:
                 key: tuple[str | None, ...] = (
@@ -139,9 +124,15 @@ class WebsvcApp:
                     environ["HTTP_ACCESS_CONTROL_REQUEST_METHOD"],
                     environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS"),
                     environ.get("HTTP_ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK"),
+                    environ.get("HTTP_AUTHORIZATION"),
                 )
             else:
-                key = (environ.get("HTTP_HOST"), environ.get("HTTP_ORIGIN"), method)
+                key = (
+                    environ.get("HTTP_HOST"),
+                    environ.get("HTTP_ORIGIN"),
+                    method,
+                    environ.get("HTTP_AUTHORIZATION"),
+                )
             plan = site.plans.get(key) or prepare(site, environ, key)
         outcome, status, headers, body, tenant, user, refused = plan  # one unpack: hot path
         if self.keep_outcome:
@@ -171,7 +162,7 @@ class WebsvcApp:
             started = True
             for name, _ in api_headers:
                 # Only Access-Control-* and Vary are touched: most answers have neither.
-                if name not in _PLAIN and name[:1] in "aAvV":
+                if name not in PLAIN and name[:1] in "aAvV":
                     return start_response(status, with_cors(api_headers, headers), exc_info)
             return start_response(status, [*api_headers, *headers], exc_info)
 
@@ -322,29 +313,6 @@ class _WithMiddleware(WebsvcApp):
         return self.wsgi_app(environ, start_response)
 
 
-def with_cors(
-    api_headers: list[tuple[str, str]], cors: tuple[tuple[str, str], ...]
-) -> list[tuple[str, str]]:
-    """The API's headers without its ``Access-Control-*``, plus *cors* and a merged ``Vary``.
-
-    *cors* ends with ``Vary: Origin`` (a :class:`~websvc.pipeline.Plan`'s
-    headers), which is merged into any ``Vary`` the API set.
-    """
-    vary: list[str] = []
-    out = []
-    for header in api_headers:
-        lower = header[0].lower()
-        if lower.startswith("access-control-"):
-            continue
-        if lower == "vary":
-            vary.append(header[1])
-            continue
-        out.append(header)
-    out += cors[:-1]
-    out.append(("Vary", _merge_vary(vary)))
-    return out
-
-
 def _prefetched(result: Iterable[bytes]) -> Iterable[bytes]:
     """Pull the first chunk of *result* now; the WSGI iterable stays closable."""
     iterator = iter(result)
@@ -358,17 +326,6 @@ def _prefetched(result: Iterable[bytes]) -> Iterable[bytes]:
             close()
         raise
     return ClosingIterator(chain(first, iterator), getattr(result, "close", None))
-
-
-def _merge_vary(values: list[str]) -> str:
-    if not values:
-        return "Origin"
-    tokens = [t.strip() for v in values for t in v.split(",") if t.strip()]
-    if "*" in tokens:
-        return "*"
-    if "origin" not in (t.lower() for t in tokens):
-        tokens.append("Origin")
-    return ", ".join(dict.fromkeys(tokens))
 
 
 #: Every WebsvcApp alive in this process (weakly held): reloaded by the

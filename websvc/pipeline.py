@@ -149,7 +149,7 @@ def prepare(
     """:func:`decide` for a request the app serves, as a :class:`Plan`.
 
     *key* is the request's key in ``site.plans``, or None for a request
-    with credentials (``Authorization`` or ``boomi_auth``): the app looks
+    with ``boomi_auth`` (its query string would be the key): the app looks
     the key up first and calls this on a miss; the plan is kept when it
     depends on the key alone (see "the memos"). *memo* False computes every
     answer afresh and keeps nothing.
@@ -240,23 +240,24 @@ def _short(key: tuple[str | None, ...]) -> bool:
 
 
 def _is_open(site: Site, outcome: Outcome) -> bool:
-    """Whether *outcome* of a request without credentials depended on its key alone.
+    """Whether *outcome* depended on its request's memo key alone.
 
-    That key (built by :meth:`websvc.app.WebsvcApp.pipeline`, the hot path)
-    is Host, Origin, the method, and for a preflight its
-    ``Access-Control-Request-*`` headers: all that the default identification reads without a
-    credential (Host), the default authentication with ``authentication =
-    "none"`` (nothing), and the CORS answer of a tenant whose rules have no
-    ``paths`` (see :func:`_cors_key`). A preflight is never authenticated,
-    so its outcome is open whatever the authentication.
+    That key (built by :meth:`websvc.app.WebsvcApp.pipeline`, the hot path;
+    a request with ``boomi_auth`` has none) is Host, Origin, the method, for
+    a preflight its ``Access-Control-Request-*`` headers, and
+    ``Authorization``: all that the default identification reads (Host and
+    the Basic credential), the default authentication (that credential, and
+    the users of the site the memo belongs to), and the CORS answer of a
+    tenant whose rules have no ``paths`` (see :func:`_cors_key`). A 401 is
+    never kept: each failed attempt runs the whole check again.
     """
     identity, hooks, _, decision, auth, status, _, _ = outcome
     if not (site.hooks.pure_identify and hooks.pure_cors) or status == 401:
         return False
     if identity is not None and identity.tenant.rules.uses_paths:
         return False
-    if auth is not None and not (hooks.pure_auth and site.server.authentication == "none"):
-        return False  # authentication was asked, and could depend on more than the key
+    if auth is not None and not hooks.pure_auth:
+        return False  # a plugin authenticated: it may read more than the key
     return decision is None or decision.allowed or not site.server.reject_disallowed
 
 
