@@ -92,7 +92,7 @@ _new = tuple.__new__
 
 #: Answers kept per site (then the memo starts again): bounds its memory.
 MEMO_SIZE = 16384
-#: A request with a longer Host, Origin, path or preflight header is not memoized.
+#: A request with a longer Host, Origin, path, preflight header or Authorization is not memoized.
 MEMO_MAX_VALUE = 256
 
 
