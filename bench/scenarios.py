@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from itertools import cycle, islice
 from typing import Any
 
+from werkzeug.wsgi import FileWrapper
+
 from bench.apps import raw
 from bench.minimal_cors import MinimalCors
 
@@ -113,7 +115,12 @@ def environ(
     host: str = HOST,
     query: str = "",
 ) -> dict[str, Any]:
-    """A complete WSGI environ as gunicorn would build it (http, port 80)."""
+    """A complete WSGI environ as gunicorn would build it (http, port 80).
+
+    The same keys as gunicorn's (``gunicorn.socket`` is None: nothing here
+    reads it), so the dict has the same size: a middleware that adds keys to
+    the environ pays for a resize only where a real server's would.
+    """
     env: dict[str, Any] = {
         "REQUEST_METHOD": method,
         "SCRIPT_NAME": "",
@@ -135,10 +142,19 @@ def environ(
         "wsgi.multithread": False,
         "wsgi.multiprocess": True,
         "wsgi.run_once": False,
+        "wsgi.file_wrapper": FileWrapper,
+        "wsgi.input_terminated": True,
+        "wsgi.early_hints": _no_early_hints,
+        "SERVER_SOFTWARE": "gunicorn",
+        "gunicorn.socket": None,
     }
     for name, value in (headers or {}).items():
         env["HTTP_" + name.upper().replace("-", "_")] = value
     return env
+
+
+def _no_early_hints(headers: list[tuple[str, str]]) -> None:
+    return None
 
 
 def preflight(origin: str = ORIGIN, *, host: str = HOST, path: str = PATH) -> dict[str, Any]:
