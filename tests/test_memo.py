@@ -186,7 +186,7 @@ def test_memoized_answers_equal_fresh_ones(name: str, monkeypatch: pytest.Monkey
         assert _answer(memoized, builder) == expected[id(builder)], builder.headers
     # The memos did work here (else this test proves nothing).
     assert memoized.site.answers and memoized.site.plans
-    kept = [plan.outcome for plan in memoized.site.plans.values()]
+    kept = [plan[0] for plan in memoized.site.plans.values()]  # its Outcome
     assert all(o.auth is None or o.auth.ok for o in kept)  # a 401 is never kept
     if name == "basic-no-paths":  # requests that passed Basic authentication are kept
         assert any(o.auth is not None and o.auth.user for o in kept)
@@ -199,7 +199,7 @@ def test_a_memoized_request_keeps_no_environ() -> None:
     )
     _answer(app, builder)
     ((plan,),) = [list(app.site.plans.values())]
-    outcome = plan.outcome
+    outcome = plan[0]
     assert outcome.request is not None and dict(outcome.request.environ) == {}
 
 
@@ -284,7 +284,8 @@ def test_basic_authentication_is_kept_per_credential_and_a_401_never() -> None:
         assert get("bob:wrong")[0] == "401 Unauthorized"
         assert get("carl:carl-token")[0] == "401 Unauthorized"  # no such user
     ((plan,),) = [list(app.site.plans.values())]
-    assert plan.user == "bob" and plan.outcome.auth is not None and plan.outcome.auth.ok
+    outcome, _, _, _, _, user, _ = plan
+    assert user == "bob" and outcome.auth is not None and outcome.auth.ok
 
 
 def test_a_changed_token_takes_effect_with_the_reload_that_changes_it() -> None:

@@ -33,7 +33,7 @@ def with_cors(
 ) -> list[tuple[str, str]]:
     """The API's headers without its ``Access-Control-*``, plus *cors* and a merged ``Vary``.
 
-    *cors* ends with ``Vary: Origin`` (a :class:`~websvc.pipeline.Plan`'s
+    *cors* ends with ``Vary: Origin`` (a :data:`~websvc.pipeline.Plan`'s
     headers), which is merged into any ``Vary`` the API set.
     """
     vary: list[str] = []
