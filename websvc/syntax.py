@@ -76,6 +76,8 @@ _ORIGIN = re.compile(r"(https?)://([^:/\[\]]+|\[[0-9a-f:.]+\])(?::([1-9][0-9]{0,
 #: Characters browsers keep in a domain (UTS #46 non-transitional) where IDNA 2003 maps them.
 _DEVIATION = re.compile("([\u00df\u03c2])")  # ß and final sigma ς
 _HEX_NUMBER = re.compile(r"0x[0-9a-f]*")
+#: The shape of a dotted-quad IPv4 address (the values are checked by ipaddress).
+_DOTTED_QUAD = re.compile(r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}")
 _IDNA_FAILED = re.compile(r"encoding with 'idna' codec failed \(UnicodeError: (.*)\)")
 
 
@@ -245,6 +247,8 @@ def serialize_ipv6(text: str) -> str | None:
 
 def is_ipv4(host: str) -> bool:
     """Whether *host* is an IPv4 address in canonical dotted-quad form."""
+    if not _DOTTED_QUAD.fullmatch(host):
+        return False  # a name: no ValueError to raise and catch (every *. rule asks)
     try:
         return str(ipaddress.IPv4Address(host)) == host
     except ValueError:
